@@ -1,0 +1,190 @@
+import type { Knex } from 'knex';
+import { cleanDisplayName, parseEmail } from './email.js';
+import { ValidationError, type Message } from './errors.js';
+import { parseHandle } from './handles.js';
+import { checkPasswordPolicy, dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
+import { isLocale, type Locale } from './roles.js';
+
+export interface Account {
+  id: number;
+  handle: string;
+  email: string;
+  name: string;
+  locale: Locale;
+  billingOverdueSince: number | null;
+}
+
+interface AccountRow {
+  id: number;
+  handle: string;
+  email: string;
+  name: string;
+  locale: string;
+  password_hash: string;
+  billing_overdue_since: number | null;
+}
+
+export const ACCOUNT_COLUMNS = ['id', 'handle', 'email', 'name', 'locale', 'billing_overdue_since'] as const;
+
+export function toAccount(row: Omit<AccountRow, 'password_hash'>): Account {
+  return {
+    id: row.id,
+    handle: row.handle,
+    email: row.email,
+    name: row.name,
+    locale: isLocale(row.locale) ? row.locale : 'en',
+    billingOverdueSince: row.billing_overdue_since === null ? null : Number(row.billing_overdue_since),
+  };
+}
+
+export interface NewAccountInput {
+  handle: unknown;
+  email: unknown;
+  name?: unknown;
+  locale?: unknown;
+  password: unknown;
+}
+
+export interface ValidAccount {
+  handle: string;
+  email: string;
+  name: string;
+  locale: Locale;
+  password: string;
+}
+
+/** Checks a new account's fields; returns the clean values or the message for each bad field. */
+export function validateNewAccount(
+  input: NewAccountInput,
+  handleSuffix: string,
+): { value: ValidAccount } | { errors: Record<string, Message> } {
+  const errors: Record<string, Message> = {};
+  const handle = parseHandle(input.handle, handleSuffix);
+  if ('error' in handle) errors.handle = handle.error;
+  const email = parseEmail(input.email);
+  if ('error' in email) errors.email = email.error;
+  const name = typeof input.name === 'string' ? cleanDisplayName(input.name) : '';
+  const locale = input.locale === undefined || input.locale === '' ? 'en' : input.locale;
+  if (!isLocale(locale)) errors.locale = { key: 'errors.locale' };
+  const passwordError = checkPasswordPolicy(input.password);
+  if (passwordError) errors.password = passwordError;
+  if (Object.keys(errors).length > 0 || 'error' in handle || 'error' in email || !isLocale(locale)) return { errors };
+  return { value: { handle: handle.handle, email: email.email, name, locale, password: input.password as string } };
+}
+
+export interface AccountServiceDeps {
+  knex: Knex;
+  handleSuffix: string;
+  now: () => number;
+}
+
+export class AccountService {
+  constructor(private readonly deps: AccountServiceDeps) {}
+
+  async create(input: NewAccountInput): Promise<Account> {
+    const checked = validateNewAccount(input, this.deps.handleSuffix);
+    if ('errors' in checked) throw new ValidationError(checked.errors);
+    const { handle, email, name, locale, password } = checked.value;
+    const passwordHash = await hashPassword(password);
+    const { knex, now } = this.deps;
+    return knex.transaction(async (trx) => {
+      if (await trx('accounts').where({ handle }).first('id')) {
+        throw new ValidationError({ handle: { key: 'errors.handle.taken', params: { handle } } });
+      }
+      const at = now();
+      const [row] = await trx('accounts')
+        .insert({ handle, email, name, locale, password_hash: passwordHash, created_at: at, updated_at: at })
+        .returning(ACCOUNT_COLUMNS as unknown as string[]);
+      return toAccount(row as AccountRow);
+    });
+  }
+
+  async findById(id: number, db: Knex | Knex.Transaction = this.deps.knex): Promise<Account | undefined> {
+    const row = await db('accounts').where({ id }).first(ACCOUNT_COLUMNS);
+    return row ? toAccount(row as AccountRow) : undefined;
+  }
+
+  async findByHandle(rawHandle: string, db: Knex | Knex.Transaction = this.deps.knex): Promise<Account | undefined> {
+    const row = await db('accounts').where({ handle: rawHandle.trim().toLowerCase() }).first(ACCOUNT_COLUMNS);
+    return row ? toAccount(row as AccountRow) : undefined;
+  }
+
+  /** Resolves a handle or throws a ValidationError on `field` saying what is wrong with it. */
+  async requireByHandle(raw: unknown, field = 'handle', db: Knex | Knex.Transaction = this.deps.knex): Promise<Account> {
+    const parsed = parseHandle(raw, this.deps.handleSuffix);
+    if ('error' in parsed) throw new ValidationError({ [field]: parsed.error });
+    const account = await this.findByHandle(parsed.handle, db);
+    if (!account) throw new ValidationError({ [field]: { key: 'errors.handle.unknown', params: { handle: parsed.handle } } });
+    return account;
+  }
+
+  /**
+   * Returns the account when handle and password match. An unknown or malformed handle still costs
+   * one argon2 verification, so the answer time does not tell which part was wrong.
+   */
+  async authenticate(rawHandle: unknown, password: unknown): Promise<Account | undefined> {
+    const handle = typeof rawHandle === 'string' ? rawHandle.trim().toLowerCase() : '';
+    const secret = typeof password === 'string' ? password : '';
+    const row = handle
+      ? ((await this.deps.knex('accounts').where({ handle }).first([...ACCOUNT_COLUMNS, 'password_hash'])) as AccountRow | undefined)
+      : undefined;
+    const ok = await verifyPassword(row?.password_hash ?? (await dummyPasswordHash()), secret);
+    return row && ok ? toAccount(row) : undefined;
+  }
+
+  async verifyPasswordOf(accountId: number, password: unknown): Promise<boolean> {
+    const row = (await this.deps.knex('accounts').where({ id: accountId }).first('password_hash')) as { password_hash: string } | undefined;
+    return !!row && typeof password === 'string' && (await verifyPassword(row.password_hash, password));
+  }
+
+  /** Marks an account's payments overdue (since now) or up to date. */
+  async setBillingStatus(rawHandle: unknown, overdue: boolean): Promise<Account> {
+    const account = await this.requireByHandle(rawHandle);
+    const at = this.deps.now();
+    await this.deps.knex('accounts')
+      .where({ id: account.id })
+      .update({ billing_overdue_since: overdue ? (account.billingOverdueSince ?? at) : null, updated_at: at });
+    return (await this.findById(account.id)) as Account;
+  }
+
+  async changeEmail(accountId: number, input: { email: unknown; password: unknown }, audit: AuditContext): Promise<Account> {
+    const email = parseEmail(input.email);
+    if ('error' in email) throw new ValidationError({ email: email.error });
+    if (!(await this.verifyPasswordOf(accountId, input.password))) {
+      throw new ValidationError({ password: { key: 'errors.password.wrong' } });
+    }
+    const at = this.deps.now();
+    await this.deps.knex.transaction(async (trx) => {
+      await trx('accounts').where({ id: accountId }).update({ email: email.email, updated_at: at });
+      await trx('audit_log').insert({ account_id: accountId, action: 'profile.email', ip: audit.ip, at });
+    });
+    return (await this.findById(accountId)) as Account;
+  }
+
+  async changePassword(
+    accountId: number,
+    input: { currentPassword: unknown; newPassword: unknown },
+    audit: AuditContext,
+  ): Promise<void> {
+    if (!(await this.verifyPasswordOf(accountId, input.currentPassword))) {
+      throw new ValidationError({ currentPassword: { key: 'errors.password.wrong' } });
+    }
+    const policy = checkPasswordPolicy(input.newPassword);
+    if (policy) throw new ValidationError({ newPassword: policy });
+    const hash = await hashPassword(input.newPassword as string);
+    const at = this.deps.now();
+    await this.deps.knex.transaction(async (trx) => {
+      await trx('accounts').where({ id: accountId }).update({ password_hash: hash, updated_at: at });
+      await trx('audit_log').insert({ account_id: accountId, action: 'profile.password', ip: audit.ip, at });
+    });
+  }
+
+  async changeLocale(accountId: number, locale: unknown): Promise<void> {
+    if (!isLocale(locale)) throw new ValidationError({ locale: { key: 'errors.locale' } });
+    await this.deps.knex('accounts').where({ id: accountId }).update({ locale, updated_at: this.deps.now() });
+  }
+}
+
+export interface AuditContext {
+  ip: string | null;
+}
