@@ -2,6 +2,7 @@
 // once in its own composition root.
 import type { Knex } from 'knex';
 import { AccountService } from './accounts.js';
+import { AuditLog } from './audit.js';
 import { ServiceCatalog } from './services.js';
 
 export interface DomainDeps {
@@ -14,7 +15,8 @@ export function createDomain(deps: DomainDeps) {
   const now = deps.now ?? Date.now;
   const accounts = new AccountService({ knex: deps.knex, handleSuffix: deps.handleSuffix, now });
   const services = new ServiceCatalog({ knex: deps.knex, accounts, now });
-  return { accounts, services, now };
+  const audit = new AuditLog({ knex: deps.knex, now });
+  return { accounts, services, audit, now };
 }
 
 export type Domain = ReturnType<typeof createDomain>;

@@ -1,0 +1,49 @@
+// `npm start`: applies migrations, then runs the web and the worker as two separate processes,
+// forwarding Ctrl-C / SIGTERM to both and stopping both when one of them dies.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config.js';
+import { createKnex, migrateLatest } from './db/knex.js';
+import { exitOnStartupError } from './process-lifecycle.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function run(name: string, script: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script)], { stdio: 'inherit', env: process.env });
+  child.on('error', (error) => console.error(`${name}: ${error.message}`));
+  return child;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient });
+  const applied = await migrateLatest(knex);
+  if (applied.length > 0) console.log(`Applied ${applied.length} migration(s).`);
+  const row = (await knex('accounts').count({ n: '*' }).first()) as { n: number | string } | undefined;
+  await knex.destroy();
+  if (Number(row?.n ?? 0) === 0) {
+    console.log('The database is empty. Run `npm run seed` in another terminal to add demo accounts and services.');
+  }
+  if (!config.smtpUrl) console.log(`No SMTP_URL: mail is written to ${config.mailDir} and listed at ${config.publicUrl}/dev/mail`);
+
+  const children = [run('web', 'web/server.ts'), run('worker', 'worker/main.ts')];
+  let stopping = false;
+  let exitCode = 0;
+  const stopAll = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of children) if (child.exitCode === null) child.kill(signal);
+  };
+  for (const child of children) {
+    child.on('exit', (code) => {
+      if (!stopping && code !== 0) exitCode = code ?? 1;
+      stopAll('SIGTERM');
+      if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(exitCode);
+    });
+  }
+  process.on('SIGINT', () => stopAll('SIGTERM'));
+  process.on('SIGTERM', () => stopAll('SIGTERM'));
+}
+
+main().catch(exitOnStartupError);

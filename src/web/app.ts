@@ -1,0 +1,96 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { csrfSync } from 'csrf-sync';
+import type { i18n as I18n } from 'i18next';
+import type { Knex } from 'knex';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pinoHttp } from 'pino-http';
+import type { Config } from '../config.js';
+import type { Domain } from '../domain/index.js';
+import { redactUrl, type Logger } from '../logger.js';
+import { loadAccount } from './middleware/auth.js';
+import { errorHandler, notFound } from './middleware/errors.js';
+import { i18nMiddleware } from './middleware/i18n.js';
+import { viewLocals } from './middleware/locals.js';
+import { sessionMiddleware } from './middleware/session.js';
+import { authRoutes } from './routes/auth.js';
+import { contactsRoutes } from './routes/contacts.js';
+import { healthRoutes } from './routes/health.js';
+import { languageRoutes } from './routes/language.js';
+import './types.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const viewsDirectory = path.join(root, 'views');
+export const publicDirectory = path.join(root, 'public');
+
+export interface WebDeps {
+  config: Config;
+  knex: Knex;
+  domain: Domain;
+  i18n: I18n;
+  logger: Logger;
+}
+
+export function createApp(deps: WebDeps): Express {
+  const { config, knex, domain, i18n, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('view engine', 'ejs');
+  app.set('views', viewsDirectory);
+  if (config.env !== 'development') app.enable('view cache');
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+        },
+      },
+      // Tokens travel in links: never leak them to another site through Referer.
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginOpenerPolicy: { policy: 'same-origin' },
+      strictTransportSecurity: config.env === 'production' ? { maxAge: 31536000, includeSubDomains: true } : false,
+    }),
+  );
+  app.use(
+    pinoHttp({
+      logger,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/static/') === true },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use('/static', express.static(publicDirectory, { maxAge: config.env === 'production' ? '1h' : 0, index: false }));
+  app.use(healthRoutes(knex));
+
+  app.use(sessionMiddleware(config, knex));
+  app.use(loadAccount(config, domain.accounts));
+  app.use(i18nMiddleware(i18n));
+  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    getTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined),
+  });
+  app.use(viewLocals((req) => generateToken(req)));
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
+  app.use(csrfSynchronisedProtection);
+
+  app.use(authRoutes(domain));
+  app.use(languageRoutes(domain));
+  app.use(contactsRoutes(domain));
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,28 @@
+// Strict form schemas: unknown fields, repeated fields (arrays) and oversized values are refused
+// with a 400 before any business validation runs.
+import { z } from 'zod';
+import { BadRequestError } from '../domain/errors.js';
+
+export const field = (max = 1000) => z.string().max(max);
+export const optionalField = (max = 1000) => z.string().max(max).optional();
+
+export function parseForm<S extends z.ZodRawShape>(shape: S, body: unknown): z.infer<z.ZodObject<S>> {
+  const schema = z.object({ ...shape, _csrf: z.string().max(512).optional() }).strict();
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) throw new BadRequestError('errors.badRequest');
+  const { _csrf: _ignored, ...rest } = result.data as Record<string, unknown>;
+  return rest as z.infer<z.ZodObject<S>>;
+}
+
+export function parseQuery<S extends z.ZodRawShape>(shape: S, query: unknown): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).strict().safeParse(query ?? {});
+  if (!result.success) throw new BadRequestError('errors.badRequest');
+  return result.data as z.infer<z.ZodObject<S>>;
+}
+
+/** Only a single-slash local path: no scheme, no protocol-relative `//host`, no backslashes. */
+export function safeNextPath(raw: unknown): string | undefined {
+  if (typeof raw !== 'string' || raw.length > 2000) return undefined;
+  if (!/^\/(?![/\\])[^\\\s\x00-\x1f\x7f]*$/.test(raw)) return undefined;
+  return raw;
+}

@@ -1,0 +1,44 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { FlashMessage } from '../types.js';
+
+export function flash(req: Request, message: FlashMessage): void {
+  req.session.flash = [...(req.session.flash ?? []), message];
+}
+
+/** Per-request view data: CSRF token, flash messages (read once), the current path, formatters. */
+export function viewLocals(generateCsrfToken: (req: Request) => string): RequestHandler {
+  return (req, res, next) => {
+    res.locals.csrfToken = () => generateCsrfToken(req);
+    res.locals.currentPath = req.path;
+    res.locals.user ??= req.account;
+    const messages = req.session?.flash;
+    if (messages && messages.length > 0) {
+      res.locals.flash = messages;
+      delete req.session.flash;
+    } else res.locals.flash = [];
+    res.locals.formatDate = (epochMs: number | null | undefined) => formatDate(res, epochMs);
+    next();
+  };
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+export function formatDate(res: Response, epochMs: number | null | undefined): string {
+  if (epochMs === null || epochMs === undefined) return '';
+  const language = String(res.locals.language ?? 'en');
+  let formatter = formatters.get(language);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat(language === 'pt-PT' ? 'pt-PT' : 'en-GB', {
+      dateStyle: 'medium',
+      timeStyle: 'short',
+      timeZone: 'Europe/Lisbon',
+    });
+    formatters.set(language, formatter);
+  }
+  return formatter.format(new Date(Number(epochMs)));
+}
+
+/** Logged-in pages and token pages must never be cached by browsers or proxies. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};

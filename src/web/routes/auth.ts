@@ -1,0 +1,48 @@
+import { Router, type Request } from 'express';
+import type { Domain } from '../../domain/index.js';
+import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
+import { noStore } from '../middleware/locals.js';
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+}
+
+export function authRoutes(domain: Domain): Router {
+  const router = Router();
+
+  router.get('/login', noStore, (req, res) => {
+    if (req.account) return res.redirect(303, safeNextPath(req.query.next) ?? '/contacts');
+    res.render('login', { title: req.t('login.title'), values: { handle: '', next: safeNextPath(req.query.next) ?? '' }, error: undefined });
+  });
+
+  router.post('/login', noStore, async (req, res) => {
+    const form = parseForm({ handle: field(200), password: field(1024), next: optionalField(2000) }, req.body);
+    const next = safeNextPath(form.next) ?? '/contacts';
+    const account = await domain.accounts.authenticate(form.handle, form.password);
+    await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: form.handle.trim().toLowerCase().slice(0, 120), ip: req.ip ?? null });
+    if (!account) {
+      res.status(401).render('login', {
+        title: req.t('login.title'),
+        values: { handle: form.handle, next: safeNextPath(form.next) ?? '' },
+        error: req.t('login.failed'),
+      });
+      return;
+    }
+    // A new session id at login defeats session fixation; the CSRF token is renewed with it.
+    const language = req.session.language;
+    await regenerate(req);
+    req.session.accountId = account.id;
+    req.session.loggedInAt = Date.now();
+    if (language) req.session.language = language;
+    res.redirect(303, next);
+  });
+
+  router.post('/logout', (req, res, next) => {
+    req.session.destroy((error) => {
+      if (error) return next(error);
+      res.redirect(303, '/login');
+    });
+  });
+
+  return router;
+}
