@@ -3,20 +3,36 @@
 import type { Knex } from 'knex';
 import { AccountService } from './accounts.js';
 import { AuditLog } from './audit.js';
+import { ChangeRequestService } from './change-requests.js';
+import { OwnerDetailsService } from './owner-details.js';
+import { Outbox } from './outbox.js';
 import { ServiceCatalog } from './services.js';
 
 export interface DomainDeps {
   knex: Knex;
   handleSuffix: string;
+  requestTtlMs?: number;
   now?: () => number;
 }
 
 export function createDomain(deps: DomainDeps) {
   const now = deps.now ?? Date.now;
-  const accounts = new AccountService({ knex: deps.knex, handleSuffix: deps.handleSuffix, now });
-  const services = new ServiceCatalog({ knex: deps.knex, accounts, now });
-  const audit = new AuditLog({ knex: deps.knex, now });
-  return { accounts, services, audit, now };
+  const { knex } = deps;
+  const accounts = new AccountService({ knex, handleSuffix: deps.handleSuffix, now });
+  const services = new ServiceCatalog({ knex, accounts, now });
+  const audit = new AuditLog({ knex, now });
+  const outbox = new Outbox({ now });
+  const requests = new ChangeRequestService({
+    knex,
+    accounts,
+    services,
+    outbox,
+    handleSuffix: deps.handleSuffix,
+    requestTtlMs: deps.requestTtlMs ?? 7 * 24 * 3600_000,
+    now,
+  });
+  const owners = new OwnerDetailsService({ knex, services, audit, now });
+  return { accounts, services, audit, outbox, requests, owners, now };
 }
 
 export type Domain = ReturnType<typeof createDomain>;

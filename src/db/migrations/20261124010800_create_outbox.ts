@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 
 // The transactional outbox: written with the change that causes the mail, sent by the worker.
+// A row holds what the mail is about (kind + JSON payload); the worker renders it in the
+// recipient's locale when sending, so writing thousands of rows in one transaction stays cheap.
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('outbox', (table) => {
     table.increments('id').primary();
@@ -9,9 +11,7 @@ export async function up(knex: Knex): Promise<void> {
     table.string('recipient_address', 254).notNullable();
     table.string('recipient_name', 200).notNullable().defaultTo('');
     table.string('locale', 8).notNullable();
-    table.string('subject', 300).notNullable();
-    table.text('text_body').notNullable();
-    table.text('html_body').notNullable();
+    table.text('payload').notNullable();
     table.string('status', 8).notNullable().defaultTo('pending');
     table.integer('attempts').notNullable().defaultTo(0);
     table.bigInteger('next_attempt_at').notNullable();

@@ -1,0 +1,701 @@
+// Change requests: creation from the edit form, decisions with tokens, resend, cancel, expiry and
+// reminders. Every state change is written with its audit event and its outbox mail in one
+// transaction.
+import type { Knex } from 'knex';
+import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountService } from './accounts.js';
+import { changeableRoles, isDecision, planRequests, touchesBilling, type RequestState, type RoleChange } from './consent-rules.js';
+import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
+import { parseHandle } from './handles.js';
+import type { MailIntent, MailKind, Outbox } from './outbox.js';
+import { ROLES, roleColumn, type Role } from './roles.js';
+import type { Service, ServiceCatalog } from './services.js';
+import { hashToken, looksLikeToken, newToken } from './tokens.js';
+
+export interface RequestParty {
+  accountId: number;
+  handle: string;
+  decision: 'accept' | 'refuse' | null;
+  decidedAt: number | null;
+}
+
+export interface ChangeRequest {
+  id: number;
+  serviceId: number;
+  serviceName: string;
+  serviceType: string;
+  roles: Role[];
+  state: RequestState;
+  failureReason: string | null;
+  requester: { id: number; handle: string };
+  from: { id: number; handle: string };
+  to: { id: number; handle: string };
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  parties: RequestParty[];
+}
+
+export interface RequestEvent {
+  event: string;
+  fromState: RequestState | null;
+  toState: RequestState;
+  actorHandle: string | null;
+  at: number;
+}
+
+export interface RequestActions {
+  canDecide: boolean;
+  canResend: boolean;
+  canCancel: boolean;
+}
+
+export type DecisionOutcome =
+  | { outcome: 'done'; request: ChangeRequest }
+  | { outcome: 'waiting'; request: ChangeRequest; waitingFor: string }
+  | { outcome: 'refused'; request: ChangeRequest }
+  | { outcome: 'failed'; request: ChangeRequest; reason: string };
+
+export interface RequestContext {
+  ip: string | null;
+}
+
+export interface ChangeRequestDeps {
+  knex: Knex;
+  accounts: AccountService;
+  services: ServiceCatalog;
+  outbox: Outbox;
+  handleSuffix: string;
+  requestTtlMs: number;
+  now: () => number;
+  /** Resends allowed per party and request within an hour. */
+  resendLimitPerHour?: number;
+}
+
+type Db = Knex | Knex.Transaction;
+
+interface RequestRow {
+  id: number;
+  service_id: number;
+  requester_id: number;
+  from_account_id: number;
+  to_account_id: number;
+  roles: string;
+  state: RequestState;
+  failure_reason: string | null;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+}
+
+const PAGE_SIZE = 25;
+
+function parseRoles(value: string): Role[] {
+  return ROLES.filter((role) => value.split(',').includes(role));
+}
+
+export class ChangeRequestService {
+  constructor(private readonly deps: ChangeRequestDeps) {}
+
+  // ---------------------------------------------------------------- creation
+
+  /**
+   * Turns a submitted edit form into change requests. Validates everything first and writes
+   * nothing when anything is wrong; the database's partial unique index on pending roles
+   * backs up the pending-request check against concurrent submissions.
+   */
+  async submit(
+    requesterId: number,
+    serviceId: unknown,
+    input: Partial<Record<Role, unknown>>,
+    ctx: RequestContext,
+  ): Promise<ChangeRequest[]> {
+    const { knex } = this.deps;
+    const service = await this.deps.services.findForAccount(serviceId, requesterId);
+    const allowed = changeableRoles(service.myRoles);
+    const errors: Record<string, Message> = {};
+    const incoming = new Map<Role, Account>();
+
+    for (const role of ROLES) {
+      const raw = input[role];
+      if (raw === undefined) continue;
+      const parsed = parseHandle(raw, this.deps.handleSuffix);
+      if ('error' in parsed) {
+        errors[role] = parsed.error;
+        continue;
+      }
+      if (parsed.handle === service[role].handle) continue;
+      if (!allowed.has(role)) {
+        errors[role] = { key: 'errors.request.notAllowed', params: { role } };
+        continue;
+      }
+      const account = await this.deps.accounts.findByHandle(parsed.handle);
+      if (!account) errors[role] = { key: 'errors.handle.unknown', params: { handle: parsed.handle } };
+      else incoming.set(role, account);
+    }
+    if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+    if (incoming.size === 0) throw new ValidationError({ form: { key: 'errors.request.noChange' } });
+
+    const changes: RoleChange[] = [...incoming].map(([role, account]) => ({ role, fromId: service[role].id, toId: account.id }));
+    const planned = planRequests(requesterId, changes);
+
+    // Billing: both the outgoing and the incoming billing contact must be up to date.
+    const billing = incoming.get('billing');
+    if (billing) {
+      const outgoing = await this.deps.accounts.findById(service.billing.id);
+      for (const account of [outgoing, billing]) {
+        if (account?.billingOverdueSince != null) {
+          errors.billing = { key: 'errors.request.billingOverdue', params: { handle: account.handle } };
+          break;
+        }
+      }
+    }
+    for (const [role, id] of await this.pendingRoles(knex, service.id, [...incoming.keys()])) {
+      errors[role] = { key: 'errors.request.pending', params: { id, role } };
+    }
+    if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+
+    const now = this.deps.now();
+    const expiresAt = now + this.deps.requestTtlMs;
+    try {
+      return await knex.transaction(async (trx) => {
+        const created: ChangeRequest[] = [];
+        const intents: MailIntent[] = [];
+        for (const plan of planned) {
+          const [row] = await trx('change_requests')
+            .insert({
+              service_id: service.id,
+              requester_id: requesterId,
+              from_account_id: plan.fromId,
+              to_account_id: plan.toId,
+              roles: plan.roles.join(','),
+              state: 'pending',
+              created_at: now,
+              expires_at: expiresAt,
+            })
+            .returning(['id']);
+          const requestId = (row as { id: number }).id;
+          await trx('request_roles').insert(plan.roles.map((role) => ({ request_id: requestId, service_id: service.id, role, active: true })));
+          const tokens = new Map<number, string>();
+          await trx('request_parties').insert(
+            plan.partyIds.map((accountId) => {
+              const { token, hash } = newToken();
+              tokens.set(accountId, token);
+              return { request_id: requestId, account_id: accountId, token_hash: hash, token_issued_at: now };
+            }),
+          );
+          await this.recordEvent(trx, requestId, 'created', null, 'pending', requesterId, ctx.ip);
+          const request = (await this.load(trx, requestId)) as ChangeRequest;
+          const people = await this.accountsById(trx, [plan.fromId, plan.toId, requesterId, ...plan.partyIds]);
+          for (const partyId of plan.partyIds) {
+            intents.push(this.intent('request.confirm', people.get(partyId) as Account, request, { token: tokens.get(partyId) }));
+          }
+          // The outgoing contact is always told, whether or not it is a party.
+          if (!plan.partyIds.includes(plan.fromId)) intents.push(this.intent('request.inform', people.get(plan.fromId) as Account, request));
+          created.push(request);
+        }
+        await this.deps.outbox.enqueue(trx, intents);
+        return created;
+      });
+    } catch (error) {
+      // Lost a race with a concurrent submission on the same role: the unique index said no.
+      if (isUniqueViolation(error)) {
+        const fields: Record<string, Message> = {};
+        for (const [role, id] of await this.pendingRoles(knex, service.id, [...incoming.keys()])) {
+          fields[role] = { key: 'errors.request.pending', params: { id, role } };
+        }
+        throw new ValidationError(Object.keys(fields).length > 0 ? fields : { form: { key: 'errors.request.conflict' } });
+      }
+      throw error;
+    }
+  }
+
+  private async pendingRoles(db: Db, serviceId: number, roles: Role[]): Promise<Map<Role, number>> {
+    if (roles.length === 0) return new Map();
+    const rows = (await db('request_roles').where({ service_id: serviceId, active: true }).whereIn('role', roles).select('role', 'request_id')) as {
+      role: Role;
+      request_id: number;
+    }[];
+    return new Map(rows.map((row) => [row.role, row.request_id]));
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private async load(db: Db, id: number): Promise<ChangeRequest | undefined> {
+    const [request] = await this.loadMany(db, [id]);
+    return request;
+  }
+
+  private async loadMany(db: Db, ids: number[]): Promise<ChangeRequest[]> {
+    if (ids.length === 0) return [];
+    const rows = (await db('change_requests as r')
+      .join('services as s', 's.id', 'r.service_id')
+      .join('accounts as q', 'q.id', 'r.requester_id')
+      .join('accounts as f', 'f.id', 'r.from_account_id')
+      .join('accounts as t', 't.id', 'r.to_account_id')
+      .whereIn('r.id', ids)
+      .select(
+        'r.*',
+        's.name as service_name',
+        's.type as service_type',
+        'q.handle as requester_handle',
+        'f.handle as from_handle',
+        't.handle as to_handle',
+      )) as (RequestRow & { service_name: string; service_type: string; requester_handle: string; from_handle: string; to_handle: string })[];
+    const parties = (await db('request_parties as p')
+      .join('accounts as a', 'a.id', 'p.account_id')
+      .whereIn('p.request_id', ids)
+      .orderBy('p.id')
+      .select('p.request_id', 'p.account_id', 'a.handle', 'p.decision', 'p.decided_at')) as {
+      request_id: number;
+      account_id: number;
+      handle: string;
+      decision: 'accept' | 'refuse' | null;
+      decided_at: number | null;
+    }[];
+    const byId = new Map(
+      rows.map((row) => [
+        row.id,
+        {
+          id: row.id,
+          serviceId: row.service_id,
+          serviceName: row.service_name,
+          serviceType: row.service_type,
+          roles: parseRoles(row.roles),
+          state: row.state,
+          failureReason: row.failure_reason,
+          requester: { id: row.requester_id, handle: row.requester_handle },
+          from: { id: row.from_account_id, handle: row.from_handle },
+          to: { id: row.to_account_id, handle: row.to_handle },
+          createdAt: Number(row.created_at),
+          expiresAt: Number(row.expires_at),
+          decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+          parties: [] as RequestParty[],
+        } satisfies ChangeRequest,
+      ]),
+    );
+    for (const party of parties) {
+      byId.get(party.request_id)?.parties.push({
+        accountId: party.account_id,
+        handle: party.handle,
+        decision: party.decision,
+        decidedAt: party.decided_at === null ? null : Number(party.decided_at),
+      });
+    }
+    return ids.map((id) => byId.get(id)).filter((r): r is ChangeRequest => r !== undefined);
+  }
+
+  /** Whether the account may see the request: requester, a party, the outgoing or incoming contact, or the service's administrator. */
+  private async isInvolved(db: Db, request: ChangeRequest, accountId: number): Promise<boolean> {
+    if ([request.requester.id, request.from.id, request.to.id].includes(accountId)) return true;
+    if (request.parties.some((party) => party.accountId === accountId)) return true;
+    const service = await db('services').where({ id: request.serviceId }).first('admin_id');
+    return (service as { admin_id: number } | undefined)?.admin_id === accountId;
+  }
+
+  async getForAccount(requestId: unknown, accountId: number): Promise<{ request: ChangeRequest; actions: RequestActions; events: RequestEvent[] }> {
+    const id = parseId(requestId);
+    const request = id === undefined ? undefined : await this.load(this.deps.knex, id);
+    if (!request || !(await this.isInvolved(this.deps.knex, request, accountId))) throw new NotFoundError('errors.request.notFound');
+    const events = (await this.deps.knex('request_events as e')
+      .leftJoin('accounts as a', 'a.id', 'e.actor_id')
+      .where('e.request_id', request.id)
+      .orderBy([{ column: 'e.at' }, { column: 'e.id' }])
+      .select('e.event', 'e.from_state', 'e.to_state', 'a.handle as actor_handle', 'e.at')) as {
+      event: string;
+      from_state: RequestState | null;
+      to_state: RequestState;
+      actor_handle: string | null;
+      at: number;
+    }[];
+    return {
+      request,
+      actions: await this.actionsFor(request, accountId),
+      events: events.map((e) => ({ event: e.event, fromState: e.from_state, toState: e.to_state, actorHandle: e.actor_handle, at: Number(e.at) })),
+    };
+  }
+
+  private async actionsFor(request: ChangeRequest, accountId: number, adminIds?: Map<number, number>): Promise<RequestActions> {
+    const live = request.state === 'pending' && request.expiresAt > this.deps.now();
+    const party = request.parties.find((p) => p.accountId === accountId);
+    const adminId =
+      adminIds?.get(request.serviceId) ??
+      ((await this.deps.knex('services').where({ id: request.serviceId }).first('admin_id')) as { admin_id: number } | undefined)?.admin_id;
+    return {
+      canDecide: live && !!party && party.decision === null,
+      canResend: live && !!party && party.decision === null,
+      canCancel: request.state === 'pending' && (request.requester.id === accountId || adminId === accountId),
+    };
+  }
+
+  /** "My requests": every request the account is involved in, pending first, then the newest. */
+  async listForAccount(accountId: number, options: { state?: RequestState; page?: number }) {
+    const { knex } = this.deps;
+    const scope = (builder: Knex.QueryBuilder) => {
+      builder.where((w) =>
+        w
+          .where('r.requester_id', accountId)
+          .orWhere('r.from_account_id', accountId)
+          .orWhere('r.to_account_id', accountId)
+          .orWhereExists((sub) => sub.select(knex.raw('1')).from('request_parties as p').whereRaw('p.request_id = r.id').where('p.account_id', accountId))
+          .orWhereExists((sub) => sub.select(knex.raw('1')).from('services as s').whereRaw('s.id = r.service_id').where('s.admin_id', accountId)),
+      );
+      if (options.state) builder.where('r.state', options.state);
+      return builder;
+    };
+    const countRow = (await scope(knex('change_requests as r')).count({ n: '*' }).first()) as { n: number | string } | undefined;
+    const total = Number(countRow?.n ?? 0);
+    const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const page = Math.min(Math.max(1, options.page ?? 1), pageCount);
+    const idRows = (await scope(knex('change_requests as r'))
+      .select('r.id')
+      .orderByRaw("CASE WHEN r.state = 'pending' THEN 0 ELSE 1 END")
+      .orderBy('r.created_at', 'desc')
+      .orderBy('r.id', 'desc')
+      .limit(PAGE_SIZE)
+      .offset((page - 1) * PAGE_SIZE)) as { id: number }[];
+    const requests = await this.loadMany(knex, idRows.map((row) => row.id));
+    const serviceIds = [...new Set(requests.map((r) => r.serviceId))];
+    const admins = (await knex('services').whereIn('id', serviceIds).select('id', 'admin_id')) as { id: number; admin_id: number }[];
+    const adminIds = new Map(admins.map((row) => [row.id, row.admin_id]));
+    const rows = await Promise.all(requests.map(async (request) => ({ request, actions: await this.actionsFor(request, accountId, adminIds) })));
+    return { rows, total, page, pageCount, pageSize: PAGE_SIZE };
+  }
+
+  /**
+   * For the confirmation page: the request if the account is involved; otherwise, if the token is
+   * a live token of this request, only the handles it is for (possessing the token proves access
+   * to that mailbox); otherwise NotFound.
+   */
+  async viewForConfirmation(
+    requestId: unknown,
+    accountId: number,
+    token: unknown,
+  ): Promise<{ request: ChangeRequest; actions: RequestActions } | { wrongAccount: string[] }> {
+    const id = parseId(requestId);
+    const request = id === undefined ? undefined : await this.load(this.deps.knex, id);
+    if (request && (await this.isInvolved(this.deps.knex, request, accountId))) {
+      return { request, actions: await this.actionsFor(request, accountId) };
+    }
+    if (request && looksLikeToken(token)) {
+      const party = await this.deps.knex('request_parties as p')
+        .join('accounts as a', 'a.id', 'p.account_id')
+        .where({ 'p.request_id': request.id, 'p.token_hash': hashToken(token.trim()) })
+        .first('a.handle');
+      if (party) return { wrongAccount: [(party as { handle: string }).handle] };
+    }
+    throw new NotFoundError('errors.request.notFound');
+  }
+
+  // ---------------------------------------------------------------- decisions
+
+  /**
+   * A party accepts or refuses with its token. The token is consumed by one conditional UPDATE,
+   * so two simultaneous posts cannot both succeed; the second acceptance applies the change in
+   * the same transaction.
+   */
+  async decide(requestId: unknown, accountId: number, input: { token: unknown; decision: unknown }, ctx: RequestContext): Promise<DecisionOutcome> {
+    const id = parseId(requestId);
+    if (!isDecision(input.decision)) throw new BadRequestError('errors.badRequest');
+    const decision = input.decision;
+    const token = typeof input.token === 'string' ? input.token.trim() : '';
+    if (token === '') throw new ValidationError({ token: { key: 'errors.token.required' } });
+    const view = await this.viewForConfirmation(requestId, accountId, token);
+    if ('wrongAccount' in view) throw new ForbiddenError('errors.token.wrongAccount', { handle: view.wrongAccount.join(', ') });
+    const { request } = view;
+    if (id === undefined) throw new NotFoundError('errors.request.notFound');
+    const party = request.parties.find((p) => p.accountId === accountId);
+    if (!party) throw new ForbiddenError('errors.token.notAParty', { handles: request.parties.map((p) => p.handle).join(', ') });
+    if (!looksLikeToken(token)) throw new ValidationError({ token: { key: 'errors.token.invalid' } });
+
+    return this.deps.knex.transaction(async (trx) => {
+      const now = this.deps.now();
+      // Take the request's row lock first, so two parties deciding at once are serialized.
+      await trx('change_requests').where({ id }).update({ state: trx.ref('state') });
+      const current = (await trx('change_requests').where({ id }).first('state', 'expires_at')) as { state: RequestState; expires_at: number };
+      if (current.state !== 'pending') throw new ValidationError({ token: { key: 'errors.token.closed', params: { state: current.state } } });
+      if (Number(current.expires_at) <= now) throw new ValidationError({ token: { key: 'errors.token.expired' } });
+      const consumed = await trx('request_parties')
+        .where({ request_id: id, account_id: accountId, token_hash: hashToken(token) })
+        .whereNull('decision')
+        .update({ token_hash: null, decision, decided_at: now });
+      if (consumed !== 1) {
+        const mine = (await trx('request_parties').where({ request_id: id, account_id: accountId }).first('decision')) as { decision: string | null };
+        throw new ValidationError({ token: { key: mine.decision ? 'errors.token.used' : 'errors.token.invalid' } });
+      }
+      if (decision === 'refuse') {
+        const refused = await this.transition(trx, [id], 'refused', { actorId: accountId, ip: ctx.ip, event: 'refused' });
+        return { outcome: 'refused', request: refused[0] as ChangeRequest };
+      }
+      await this.recordEvent(trx, id, 'accepted', 'pending', 'pending', accountId, ctx.ip);
+      const other = (await trx('request_parties as p')
+        .join('accounts as a', 'a.id', 'p.account_id')
+        .where('p.request_id', id)
+        .whereNot('p.account_id', accountId)
+        .first('p.decision', 'a.handle')) as { decision: string | null; handle: string };
+      if (other.decision !== 'accept') {
+        return { outcome: 'waiting', request: (await this.load(trx, id)) as ChangeRequest, waitingFor: other.handle };
+      }
+      return this.apply(trx, id, accountId, ctx);
+    });
+  }
+
+  /** Both parties agreed: re-check and change the contacts, or fail with the reason. */
+  private async apply(trx: Knex.Transaction, id: number, actorId: number, ctx: RequestContext): Promise<DecisionOutcome> {
+    const row = (await trx('change_requests').where({ id }).first()) as RequestRow;
+    const roles = parseRoles(row.roles);
+    const service = (await trx('services').where({ id: row.service_id }).first()) as Record<string, number>;
+    let reason: string | undefined;
+    if (roles.some((role) => service[roleColumn[role]] !== row.from_account_id)) reason = 'contactsChanged';
+    else if (touchesBilling(roles)) {
+      const overdue = await trx('accounts').whereIn('id', [row.from_account_id, row.to_account_id]).whereNotNull('billing_overdue_since').first('id');
+      if (overdue) reason = 'billingOverdue';
+    }
+    if (reason) {
+      const [failed] = await this.transition(trx, [id], 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: reason });
+      return { outcome: 'failed', request: failed as ChangeRequest, reason };
+    }
+    const update: Record<string, number> = { updated_at: this.deps.now() };
+    let guarded = trx('services').where({ id: row.service_id });
+    for (const role of roles) {
+      update[roleColumn[role]] = row.to_account_id;
+      guarded = guarded.where(roleColumn[role], row.from_account_id);
+    }
+    const changed = await guarded.update(update);
+    if (changed !== 1) {
+      const [failed] = await this.transition(trx, [id], 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: 'contactsChanged' });
+      return { outcome: 'failed', request: failed as ChangeRequest, reason: 'contactsChanged' };
+    }
+    const [done] = await this.transition(trx, [id], 'done', { actorId, ip: ctx.ip, event: 'applied' });
+    return { outcome: 'done', request: done as ChangeRequest };
+  }
+
+  /**
+   * Moves pending requests to a final state: conditional on still being pending, releases their
+   * roles, kills their tokens, records the event and mails everyone involved. Returns the requests
+   * that actually moved.
+   */
+  private async transition(
+    trx: Knex.Transaction,
+    ids: number[],
+    to: Exclude<RequestState, 'pending'>,
+    options: { actorId: number | null; ip: string | null; event: string; failureReason?: string; now?: number },
+  ): Promise<ChangeRequest[]> {
+    const now = options.now ?? this.deps.now();
+    const moved: number[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const pending = (await trx('change_requests').whereIn('id', chunk).where('state', 'pending').select('id')) as { id: number }[];
+      const pendingIds = pending.map((row) => row.id);
+      if (pendingIds.length === 0) continue;
+      await trx('change_requests')
+        .whereIn('id', pendingIds)
+        .where('state', 'pending')
+        .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null });
+      await trx('request_roles').whereIn('request_id', pendingIds).update({ active: false });
+      await trx('request_parties').whereIn('request_id', pendingIds).whereNotNull('token_hash').update({ token_hash: null });
+      await trx('request_events').insert(
+        pendingIds.map((requestId) => ({
+          request_id: requestId,
+          event: options.event,
+          from_state: 'pending',
+          to_state: to,
+          actor_id: options.actorId,
+          ip: options.ip,
+          at: now,
+        })),
+      );
+      moved.push(...pendingIds);
+    }
+    const requests = await this.loadManyChunked(trx, moved);
+    const kind = `request.${to}` as MailKind;
+    const people = await this.accountsById(
+      trx,
+      requests.flatMap((r) => [r.requester.id, r.from.id, r.to.id, ...r.parties.map((p) => p.accountId)]),
+    );
+    const actorHandle = options.actorId === null ? null : (people.get(options.actorId)?.handle ?? null);
+    const intents: MailIntent[] = [];
+    for (const request of requests) {
+      for (const accountId of involvedIds(request)) {
+        intents.push(this.intent(kind, people.get(accountId) as Account, request, { actorHandle }));
+      }
+    }
+    await this.deps.outbox.enqueue(trx, intents);
+    return requests;
+  }
+
+  private async loadManyChunked(db: Db, ids: number[]): Promise<ChangeRequest[]> {
+    const result: ChangeRequest[] = [];
+    for (let i = 0; i < ids.length; i += 500) result.push(...(await this.loadMany(db, ids.slice(i, i + 500))));
+    return result;
+  }
+
+  // ---------------------------------------------------------------- resend, cancel
+
+  /** A new token mail for the logged-in party; the old token dies. */
+  async resend(requestId: unknown, accountId: number, ctx: RequestContext): Promise<ChangeRequest> {
+    const { request, actions } = await this.getForAccount(requestId, accountId);
+    if (!actions.canResend) throw new ValidationError({ form: { key: 'errors.request.cannotResend' } });
+    const limit = this.deps.resendLimitPerHour ?? 3;
+    const now = this.deps.now();
+    const recent = (await this.deps.knex('request_events')
+      .where({ request_id: request.id, event: 'resent', actor_id: accountId })
+      .where('at', '>', now - 3600_000)
+      .count({ n: '*' })
+      .first()) as { n: number | string };
+    if (Number(recent.n) >= limit) {
+      const oldest = (await this.deps.knex('request_events')
+        .where({ request_id: request.id, event: 'resent', actor_id: accountId })
+        .where('at', '>', now - 3600_000)
+        .min({ at: 'at' })
+        .first()) as { at: number };
+      throw new RateLimitedError(Math.ceil((Number(oldest.at) + 3600_000 - now) / 1000));
+    }
+    return this.deps.knex.transaction(async (trx) => {
+      const { token, hash } = newToken();
+      const updated = await trx('request_parties')
+        .where({ request_id: request.id, account_id: accountId })
+        .whereNull('decision')
+        .whereExists((sub) => sub.select(trx.raw('1')).from('change_requests as r').where('r.id', request.id).where('r.state', 'pending'))
+        .update({ token_hash: hash, token_issued_at: now });
+      if (updated !== 1) throw new ValidationError({ form: { key: 'errors.request.cannotResend' } });
+      await this.recordEvent(trx, request.id, 'resent', 'pending', 'pending', accountId, ctx.ip);
+      const account = (await this.accountsById(trx, [accountId])).get(accountId) as Account;
+      await this.deps.outbox.enqueue(trx, [this.intent('request.confirm', account, request, { token })]);
+      return request;
+    });
+  }
+
+  /** Withdraws a pending request: its requester or the service's administrator. */
+  async cancel(requestId: unknown, accountId: number, ctx: RequestContext): Promise<ChangeRequest> {
+    const { request, actions } = await this.getForAccount(requestId, accountId);
+    if (!actions.canCancel) throw new ValidationError({ form: { key: 'errors.request.cannotCancel' } });
+    return this.deps.knex.transaction(async (trx) => {
+      const [cancelled] = await this.transition(trx, [request.id], 'cancelled', { actorId: accountId, ip: ctx.ip, event: 'cancelled' });
+      if (!cancelled) throw new ValidationError({ form: { key: 'errors.request.cannotCancel' } });
+      return cancelled;
+    });
+  }
+
+  // ---------------------------------------------------------------- sweeps (worker)
+
+  /** Expires pending requests past their time, in batches; idempotent. Returns how many moved. */
+  async expireDue(options: { batchSize?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 1000;
+    let total = 0;
+    for (;;) {
+      const now = this.deps.now();
+      const due = (await this.deps.knex('change_requests')
+        .where('state', 'pending')
+        .where('expires_at', '<=', now)
+        .orderBy('expires_at')
+        .limit(batchSize)
+        .select('id')) as { id: number }[];
+      if (due.length === 0) return total;
+      const moved = await this.deps.knex.transaction((trx) =>
+        this.transition(
+          trx,
+          due.map((row) => row.id),
+          'expired',
+          { actorId: null, ip: null, event: 'expired', now },
+        ),
+      );
+      total += moved.length;
+      if (due.length < batchSize) return total;
+    }
+  }
+
+  /** Once per request, `remindBeforeMs` before expiry: a fresh token to each party that has not decided. */
+  async remindDue(remindBeforeMs: number, options: { batchSize?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 500;
+    let total = 0;
+    for (;;) {
+      const now = this.deps.now();
+      const due = (await this.deps.knex('change_requests')
+        .where('state', 'pending')
+        .whereNull('reminded_at')
+        .where('expires_at', '>', now)
+        .where('expires_at', '<=', now + remindBeforeMs)
+        .limit(batchSize)
+        .select('id')) as { id: number }[];
+      if (due.length === 0) return total;
+      total += await this.deps.knex.transaction(async (trx) => {
+        const ids = due.map((row) => row.id);
+        // Conditional: another worker may have reminded some of these meanwhile.
+        const claimed = (await trx('change_requests').whereIn('id', ids).where('state', 'pending').whereNull('reminded_at').select('id')) as { id: number }[];
+        const claimedIds = claimed.map((row) => row.id);
+        if (claimedIds.length === 0) return 0;
+        await trx('change_requests').whereIn('id', claimedIds).whereNull('reminded_at').update({ reminded_at: now });
+        const requests = await this.loadMany(trx, claimedIds);
+        const people = await this.accountsById(trx, requests.flatMap((r) => r.parties.map((p) => p.accountId)));
+        const intents: MailIntent[] = [];
+        for (const request of requests) {
+          for (const party of request.parties.filter((p) => p.decision === null)) {
+            const { token, hash } = newToken();
+            await trx('request_parties').where({ request_id: request.id, account_id: party.accountId }).whereNull('decision').update({ token_hash: hash, token_issued_at: now });
+            intents.push(this.intent('request.reminder', people.get(party.accountId) as Account, request, { token }));
+          }
+          await this.recordEvent(trx, request.id, 'reminded', 'pending', 'pending', null, null);
+        }
+        await this.deps.outbox.enqueue(trx, intents);
+        return claimedIds.length;
+      });
+      if (due.length < batchSize) return total;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async recordEvent(db: Db, requestId: number, event: string, from: RequestState | null, to: RequestState, actorId: number | null, ip: string | null) {
+    await db('request_events').insert({ request_id: requestId, event, from_state: from, to_state: to, actor_id: actorId, ip, at: this.deps.now() });
+  }
+
+  private async accountsById(db: Db, ids: number[]): Promise<Map<number, Account>> {
+    const unique = [...new Set(ids)];
+    const result = new Map<number, Account>();
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await db('accounts').whereIn('id', unique.slice(i, i + 500)).select(ACCOUNT_COLUMNS);
+      for (const row of rows) result.set(row.id, toAccount(row));
+    }
+    return result;
+  }
+
+  private intent(kind: MailKind, account: Account, request: ChangeRequest, extra: { token?: string; actorHandle?: string | null } = {}): MailIntent {
+    return {
+      kind,
+      recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale },
+      payload: {
+        requestId: request.id,
+        serviceName: request.serviceName,
+        serviceType: request.serviceType,
+        roles: request.roles,
+        fromHandle: request.from.handle,
+        toHandle: request.to.handle,
+        requesterHandle: request.requester.handle,
+        partyHandles: request.parties.map((p) => p.handle),
+        expiresAt: request.expiresAt,
+        recipientHandle: account.handle,
+        failureReason: request.failureReason,
+        actorHandle: extra.actorHandle ?? null,
+        ...(extra.token ? { token: extra.token } : {}),
+      },
+    };
+  }
+}
+
+/** Everyone a request concerns: requester, outgoing and incoming contact, and the parties. */
+export function involvedIds(request: ChangeRequest): number[] {
+  return [...new Set([request.requester.id, request.from.id, request.to.id, ...request.parties.map((p) => p.accountId)])];
+}
+
+export function parseId(raw: unknown): number | undefined {
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;
+  if (typeof raw === 'string' && /^[1-9][0-9]{0,9}$/.test(raw)) return Number(raw);
+  return undefined;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(String(e?.message));
+}
+
+export type { Service };
