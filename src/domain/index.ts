@@ -32,7 +32,7 @@ export function createDomain(deps: DomainDeps) {
     now,
   });
   const owners = new OwnerDetailsService({ knex, services, audit, now });
-  return { accounts, services, audit, outbox, requests, owners, now };
+  return { accounts, services, audit, outbox, requests, owners, now, handleSuffix: deps.handleSuffix };
 }
 
 export type Domain = ReturnType<typeof createDomain>;

@@ -18,6 +18,9 @@ import { authRoutes } from './routes/auth.js';
 import { contactsRoutes } from './routes/contacts.js';
 import { healthRoutes } from './routes/health.js';
 import { languageRoutes } from './routes/language.js';
+import { profileRoutes } from './routes/profile.js';
+import { requestsRoutes } from './routes/requests.js';
+import { servicesRoutes } from './routes/services.js';
 import './types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -89,6 +92,9 @@ export function createApp(deps: WebDeps): Express {
   app.use(authRoutes(domain));
   app.use(languageRoutes(domain));
   app.use(contactsRoutes(domain));
+  app.use(servicesRoutes(domain));
+  app.use(requestsRoutes(domain));
+  app.use(profileRoutes(domain));
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -1,0 +1,26 @@
+import type { Response } from 'express';
+import { ValidationError } from '../domain/errors.js';
+
+/** Translates a ValidationError's field messages for the form being re-rendered. */
+export function fieldErrors(res: Response, error: ValidationError): Record<string, string> {
+  const t = res.locals.t as (key: string, params?: Record<string, unknown>) => string;
+  return Object.fromEntries(
+    Object.entries(error.fields).map(([field, message]) => {
+      const params: Record<string, unknown> = { ...(message.params ?? {}) };
+      if (typeof params.role === 'string') params.role = t(`roles.${params.role}`);
+      if (typeof params.state === 'string') params.state = t(`states.${params.state}`);
+      return [field, t(message.key, params)];
+    }),
+  );
+}
+
+/** Runs a form action; on a ValidationError re-renders the form with 422 and the user's input. */
+export async function withFormErrors(res: Response, action: () => Promise<void>, rerender: (errors: Record<string, string>) => void): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    res.status(422);
+    rerender(fieldErrors(res, error));
+  }
+}

@@ -1,0 +1,87 @@
+import { Router } from 'express';
+import { isRequestState, REQUEST_STATES } from '../../domain/consent-rules.js';
+import { ForbiddenError, ValidationError } from '../../domain/errors.js';
+import type { Domain } from '../../domain/index.js';
+import { field, optionalField, parseForm, parseQuery } from '../forms.js';
+import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
+import { flash, noStore } from '../middleware/locals.js';
+import { fieldErrors } from '../render-errors.js';
+
+export function requestsRoutes(domain: Domain): Router {
+  const router = Router();
+
+  router.get('/requests', requireLogin, noStore, async (req, res) => {
+    const query = parseQuery({ state: optionalField(20), page: optionalField(10) }, req.query);
+    const state = isRequestState(query.state) ? query.state : undefined;
+    const page = query.page && /^[0-9]{1,6}$/.test(query.page) ? Number(query.page) : 1;
+    const result = await domain.requests.listForAccount(currentAccount(req).id, { state, page });
+    res.render('requests', { title: req.t('requests.title'), result, state, states: REQUEST_STATES, errors: {} });
+  });
+
+  router.get('/requests/:id', requireLogin, noStore, async (req, res) => {
+    const view = await domain.requests.getForAccount(req.params.id, currentAccount(req).id);
+    res.render('request', { title: req.t('request.title', { id: view.request.id }), ...view, token: '', errors: {} });
+  });
+
+  // The link in the mail. A GET never decides: mail scanners follow links.
+  router.get('/requests/:id/confirm', noStore, async (req, res) => {
+    const query = parseQuery({ token: optionalField(200) }, req.query);
+    if (!req.account) return res.redirect(303, loginUrl(req));
+    const token = query.token ?? '';
+    const view = await domain.requests.viewForConfirmation(req.params.id, currentAccount(req).id, token);
+    if ('wrongAccount' in view) {
+      res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount });
+      return;
+    }
+    res.render('confirm', { title: req.t('confirm.title'), ...view, token, errors: {} });
+  });
+
+  router.post('/requests/:id/confirm', requireLogin, noStore, async (req, res) => {
+    const form = parseForm({ token: field(200), decision: field(10) }, req.body);
+    const account = currentAccount(req);
+    try {
+      const result = await domain.requests.decide(req.params.id, account.id, form, { ip: req.ip ?? null });
+      if (result.outcome === 'waiting') flash(req, { type: 'success', key: 'confirm.waiting', params: { handle: result.waitingFor } });
+      else if (result.outcome === 'done') flash(req, { type: 'success', key: 'confirm.done' });
+      else if (result.outcome === 'refused') flash(req, { type: 'info', key: 'confirm.refused' });
+      else flash(req, { type: 'error', key: 'confirm.failed', params: { reason: req.t(`failureReasons.${result.reason}`) } });
+      res.redirect(303, `/requests/${result.request.id}`);
+    } catch (error) {
+      if (error instanceof ForbiddenError && error.messageKey === 'errors.token.wrongAccount') {
+        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle] });
+        return;
+      }
+      if (!(error instanceof ValidationError)) throw error;
+      const errors = fieldErrors(res, error);
+      const view = await domain.requests.viewForConfirmation(req.params.id, account.id, form.token);
+      if ('wrongAccount' in view) throw error;
+      res.status(422).render('confirm', { title: req.t('confirm.title'), ...view, token: form.token, errors });
+    }
+  });
+
+  router.post('/requests/:id/resend', requireLogin, noStore, async (req, res) => {
+    parseForm({}, req.body);
+    try {
+      const request = await domain.requests.resend(req.params.id, currentAccount(req).id, { ip: req.ip ?? null });
+      flash(req, { type: 'success', key: 'requests.resent', params: { email: currentAccount(req).email, id: request.id } });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      flash(req, { type: 'error', key: Object.values(error.fields)[0]?.key ?? 'errors.invalid' });
+    }
+    res.redirect(303, `/requests/${req.params.id}`);
+  });
+
+  router.post('/requests/:id/cancel', requireLogin, noStore, async (req, res) => {
+    parseForm({}, req.body);
+    try {
+      const request = await domain.requests.cancel(req.params.id, currentAccount(req).id, { ip: req.ip ?? null });
+      flash(req, { type: 'success', key: 'requests.cancelled', params: { id: request.id } });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      flash(req, { type: 'error', key: Object.values(error.fields)[0]?.key ?? 'errors.invalid' });
+    }
+    res.redirect(303, `/requests/${req.params.id}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,84 @@
+import { Router, type Request, type Response } from 'express';
+import { changeableRoles } from '../../domain/consent-rules.js';
+import { handlePattern } from '../../domain/handles.js';
+import type { Domain } from '../../domain/index.js';
+import { ROLES, type Role } from '../../domain/roles.js';
+import { optionalField, parseForm } from '../forms.js';
+import { currentAccount, requireLogin } from '../middleware/auth.js';
+import { flash, noStore } from '../middleware/locals.js';
+import { withFormErrors } from '../render-errors.js';
+
+type ContactForm = Partial<Record<Role, string>>;
+
+export function servicesRoutes(domain: Domain): Router {
+  const router = Router();
+  router.use('/services', requireLogin, noStore);
+
+  async function renderEdit(req: Request, res: Response, values?: ContactForm, errors: Record<string, string> = {}) {
+    const service = await domain.services.findForAccount(req.params.id, currentAccount(req).id);
+    const editable = changeableRoles(service.myRoles);
+    const current = Object.fromEntries(ROLES.map((role) => [role, service[role].handle])) as Record<Role, string>;
+    res.render('service-edit', {
+      title: req.t('edit.title', { name: service.name }),
+      service,
+      editable: Object.fromEntries(ROLES.map((role) => [role, editable.has(role)])),
+      values: { ...current, ...values },
+      current,
+      errors,
+      handlePattern: handlePattern(domain.handleSuffix).source,
+    });
+  }
+
+  router.get('/services/:id/contacts/edit', (req, res) => renderEdit(req, res));
+
+  router.post('/services/:id/contacts', async (req, res) => {
+    const form = parseForm({ admin: optionalField(100), tech: optionalField(100), billing: optionalField(100) }, req.body);
+    await withFormErrors(
+      res,
+      async () => {
+        const created = await domain.requests.submit(currentAccount(req).id, req.params.id, form, { ip: req.ip ?? null });
+        flash(req, {
+          type: 'success',
+          key: 'edit.created',
+          params: { count: created.length, expires: res.locals.formatDate(created[0]?.expiresAt) },
+          items: created.map((request) => ({
+            key: 'edit.createdItem',
+            params: {
+              id: request.id,
+              roles: request.roles.map((role) => req.t(`roles.${role}`)).join(', '),
+              from: request.from.handle,
+              to: request.to.handle,
+              parties: request.parties.map((p) => p.handle).join(' + '),
+            },
+          })),
+        });
+        res.redirect(303, '/contacts');
+      },
+      (errors) => renderEdit(req, res, form, errors),
+    );
+  });
+
+  router.get('/services/:id/owner', async (req, res) => {
+    const { service, owner } = await domain.owners.get(req.params.id, currentAccount(req).id);
+    res.render('owner', { title: req.t('owner.title', { name: service.name }), service, values: owner, errors: {} });
+  });
+
+  router.post('/services/:id/owner', async (req, res) => {
+    const fields = { street: optionalField(300), postalCode: optionalField(40), city: optionalField(200), country: optionalField(10), phone: optionalField(40), email: optionalField(300) };
+    const form = parseForm(fields, req.body);
+    await withFormErrors(
+      res,
+      async () => {
+        await domain.owners.update(req.params.id, currentAccount(req).id, form, { ip: req.ip ?? null });
+        flash(req, { type: 'success', key: 'owner.saved' });
+        res.redirect(303, `/services/${req.params.id}/owner`);
+      },
+      async (errors) => {
+        const { service, owner } = await domain.owners.get(req.params.id, currentAccount(req).id);
+        res.render('owner', { title: req.t('owner.title', { name: service.name }), service, values: { ...form, name: owner.name }, errors });
+      },
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,207 @@
+// End to end through HTTP: log in as each party, submit the edit form, read the token from the
+// mail queued for each party, open the link and decide.
+import assert from 'node:assert/strict';
+import supertest from 'supertest';
+import { addAccount, createTestApp, csrfTokenOf, loginAgent, type TestApp } from '../helpers/test-app.js';
+
+interface OutboxRow {
+  kind: string;
+  recipient_address: string;
+  payload: string;
+}
+
+describe('web: the consent flow', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp();
+  });
+  after(() => t.close());
+
+  async function mailTo(email: string, kind: string) {
+    const rows = (await t.db.knex('outbox').where({ recipient_address: email, kind }).orderBy('id', 'desc')) as OutboxRow[];
+    assert.ok(rows[0], `no ${kind} mail to ${email}`);
+    return JSON.parse(rows[0].payload) as { requestId: number; token?: string };
+  }
+
+  async function setup() {
+    const admin = await addAccount(t.domain);
+    const tech = await addAccount(t.domain);
+    const newTech = await addAccount(t.domain);
+    const service = await t.domain.services.create({ name: `site-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: tech.handle, billing: admin.handle });
+    return { admin, tech, newTech, service };
+  }
+
+  it('admin names a new technical contact; both confirm through the mailed link; the table changes', async () => {
+    const { admin, tech, newTech, service } = await setup();
+    const a = await loginAgent(t.app, admin.handle);
+    const form = await a.agent.get(`/services/${service.id}/contacts/edit`).expect(200);
+    assert.match(form.text, new RegExp(`name="tech" value="${tech.handle}"`));
+    const submit = await a.agent
+      .post(`/services/${service.id}/contacts`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(form.text), admin: admin.handle, tech: newTech.handle, billing: admin.handle })
+      .expect(303);
+    assert.equal(submit.headers.location, '/contacts');
+    const table = await a.agent.get('/contacts').expect(200);
+    assert.match(table.text, /notice--success/);
+    assert.match(table.text, /change pending/);
+
+    const adminMail = await mailTo(admin.email, 'request.confirm');
+    const newTechMail = await mailTo(newTech.email, 'request.confirm');
+    await mailTo(tech.email, 'request.inform');
+    assert.ok(adminMail.token && newTechMail.token);
+
+    // The link's GET decides nothing.
+    const page = await a.agent.get(`/requests/${adminMail.requestId}/confirm?token=${adminMail.token}`).expect(200);
+    assert.match(page.text, new RegExp(`value="${adminMail.token}"`));
+    const first = await a.agent
+      .post(`/requests/${adminMail.requestId}/confirm`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(page.text), token: adminMail.token, decision: 'accept' })
+      .expect(303);
+    const detail = await a.agent.get(first.headers.location).expect(200);
+    assert.match(detail.text, new RegExp(`still waiting for ${newTech.handle}`));
+
+    // The new contact, logged out, follows the link: login, then back to the page with the token.
+    const n = supertest.agent(t.app);
+    const link = `/requests/${newTechMail.requestId}/confirm?token=${newTechMail.token}`;
+    const toLogin = await n.get(link).expect(303);
+    const loginPage = await n.get(toLogin.headers.location).expect(200);
+    const loggedIn = await n
+      .post('/login')
+      .type('form')
+      .send({ _csrf: csrfTokenOf(loginPage.text), handle: newTech.handle, password: 'correct horse battery staple', next: link })
+      .expect(303);
+    assert.equal(loggedIn.headers.location, link);
+    const confirmPage = await n.get(link).expect(200);
+    assert.match(confirmPage.text, new RegExp(`value="${newTechMail.token}"`));
+    const decided = await n
+      .post(`/requests/${newTechMail.requestId}/confirm`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(confirmPage.text), token: newTechMail.token, decision: 'accept' })
+      .expect(303);
+    const done = await n.get(decided.headers.location).expect(200);
+    assert.match(done.text, /the change has been applied/);
+
+    const after = await t.domain.services.findById(service.id);
+    assert.equal(after?.tech.handle, newTech.handle);
+    const newTable = await n.get('/contacts').expect(200);
+    assert.match(newTable.text, new RegExp(service.name.replace(/\./g, '\\.')));
+
+    // A reused token gets a clear 4xx and changes nothing.
+    const reuse = await n.post(`/requests/${newTechMail.requestId}/confirm`).type('form').send({ _csrf: csrfTokenOf(done.text), token: newTechMail.token, decision: 'refuse' });
+    assert.equal(reuse.status, 422);
+    assert.match(reuse.text, /no longer pending/);
+    const state = await t.db.knex('change_requests').where({ id: newTechMail.requestId }).first('state');
+    assert.equal(state.state, 'done');
+  });
+
+  it('re-renders the edit form with 422, the input kept and the message beside the field', async () => {
+    const { admin, tech, service } = await setup();
+    const a = await loginAgent(t.app, admin.handle);
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ tech: 'not-a-handle' }, /two letters, 1 to 8 digits/],
+      [{ tech: 'zz99999-ovh' }, /There is no account with the customer ID zz99999-ovh/],
+      [{ tech: tech.handle }, /You did not change any contact/],
+    ];
+    for (const [change, message] of cases) {
+      const before = await t.db.knex('change_requests').count({ n: '*' }).first();
+      const response = await a.agent
+        .post(`/services/${service.id}/contacts`)
+        .type('form')
+        .send({ _csrf: a.csrf, admin: admin.handle, tech: tech.handle, billing: admin.handle, ...change })
+        .expect(422);
+      assert.match(response.text, message);
+      if (change.tech) assert.match(response.text, new RegExp(`value="${change.tech}"`));
+      const afterCount = await t.db.knex('change_requests').count({ n: '*' }).first();
+      assert.deepEqual(afterCount, before);
+    }
+  });
+
+  it('keeps fields read-only for a technical contact and refuses a forged change to them', async () => {
+    const { admin, tech, newTech, service } = await setup();
+    const x = await loginAgent(t.app, tech.handle);
+    const form = await x.agent.get(`/services/${service.id}/contacts/edit`).expect(200);
+    assert.match(form.text, /name="admin" value="[^"]+" readonly/);
+    assert.doesNotMatch(form.text, /name="tech" value="[^"]+" readonly/);
+    const forged = await x.agent
+      .post(`/services/${service.id}/contacts`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(form.text), admin: newTech.handle, tech: tech.handle, billing: admin.handle })
+      .expect(422);
+    assert.match(forged.text, /With your role you cannot change the Administrator contact/);
+  });
+
+  it('answers 404 to outsiders on every service and request route', async () => {
+    const { admin, newTech, service } = await setup();
+    const outsider = await addAccount(t.domain);
+    const o = await loginAgent(t.app, outsider.handle);
+    await o.agent.get(`/services/${service.id}/contacts/edit`).expect(404);
+    await o.agent.post(`/services/${service.id}/contacts`).type('form').send({ _csrf: o.csrf, tech: outsider.handle }).expect(404);
+    await o.agent.get(`/services/${service.id}/owner`).expect(404);
+    const created = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    const id = created[0]?.id;
+    await o.agent.get(`/requests/${id}`).expect(404);
+    await o.agent.get(`/requests/${id}/confirm?token=abc`).expect(404);
+    await o.agent.post(`/requests/${id}/confirm`).type('form').send({ _csrf: o.csrf, token: 'x'.repeat(43), decision: 'accept' }).expect(404);
+    await o.agent.post(`/requests/${id}/cancel`).type('form').send({ _csrf: o.csrf }).expect(404);
+    await o.agent.post(`/requests/${id}/resend`).type('form').send({ _csrf: o.csrf }).expect(404);
+    const list = await o.agent.get('/requests').expect(200);
+    assert.doesNotMatch(list.text, new RegExp(`data-request-id="${id}"`));
+  });
+
+  it('shows a clear message naming the handle when the link is opened by another account', async () => {
+    const { admin, newTech, service } = await setup();
+    await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    const mail = await mailTo(newTech.email, 'request.confirm');
+    const other = await addAccount(t.domain);
+    const o = await loginAgent(t.app, other.handle);
+    const page = await o.agent.get(`/requests/${mail.requestId}/confirm?token=${mail.token}`).expect(403);
+    assert.match(page.text, new RegExp(`This confirmation is for ${newTech.handle}`));
+  });
+
+  it('lists requests, resends a code, cancels, and shows the audit trail', async () => {
+    const { admin, newTech, service } = await setup();
+    const a = await loginAgent(t.app, admin.handle);
+    const created = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    const id = created[0]?.id as number;
+    const list = await a.agent.get('/requests').expect(200);
+    assert.match(list.text, new RegExp(`data-request-id="${id}" data-state="pending"`));
+    const oldMail = await mailTo(admin.email, 'request.confirm');
+    await a.agent.post(`/requests/${id}/resend`).type('form').send({ _csrf: a.csrf }).expect(303);
+    const newMail = await mailTo(admin.email, 'request.confirm');
+    assert.notEqual(newMail.token, oldMail.token);
+    const stale = await a.agent.post(`/requests/${id}/confirm`).type('form').send({ _csrf: a.csrf, token: oldMail.token, decision: 'accept' }).expect(422);
+    assert.match(stale.text, /This code is not valid for this request/);
+    await a.agent.post(`/requests/${id}/cancel`).type('form').send({ _csrf: a.csrf }).expect(303);
+    const detail = await a.agent.get(`/requests/${id}`).expect(200);
+    assert.match(detail.text, /Cancelled/);
+    assert.match(detail.text, /Code sent again/);
+    const filtered = await a.agent.get('/requests?state=cancelled').expect(200);
+    assert.match(filtered.text, new RegExp(`data-request-id="${id}"`));
+  });
+
+  it('changes the e-mail with the current password only', async () => {
+    const account = await addAccount(t.domain);
+    const a = await loginAgent(t.app, account.handle);
+    const wrong = await a.agent.post('/profile/email').type('form').send({ _csrf: a.csrf, email: 'new@example.test', password: 'wrong password here' }).expect(422);
+    assert.match(wrong.text, /The password is not correct/);
+    assert.match(wrong.text, /value="new@example.test"/);
+    await a.agent.post('/profile/email').type('form').send({ _csrf: a.csrf, email: 'new@example.test', password: 'correct horse battery staple' }).expect(303);
+    const profile = await a.agent.get('/profile').expect(200);
+    assert.match(profile.text, /new@example.test/);
+  });
+
+  it('lets the administrator edit the owner details of a domain but not the name', async () => {
+    const { admin, tech, service } = await setup();
+    const a = await loginAgent(t.app, admin.handle);
+    const page = await a.agent.get(`/services/${service.id}/owner`).expect(200);
+    assert.match(page.text, /id="field-name"[^>]*readonly/);
+    const bad = await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, street: 'Rua A 1', postalCode: '1000-001', city: 'Lisboa', country: 'Portugal', phone: '12', email: 'x' }).expect(422);
+    assert.match(bad.text, /two-letter country code/);
+    await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, street: 'Rua A 1', postalCode: '1000-001', city: 'Lisboa', country: 'pt', phone: '+351 212 345 678', email: 'owner@example.test' }).expect(303);
+    await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, name: 'Someone else', street: 'x' }).expect(400);
+    const x = await loginAgent(t.app, tech.handle);
+    await x.agent.get(`/services/${service.id}/owner`).expect(403);
+  });
+});
