@@ -49,8 +49,16 @@ async function postgresTemplate(adminUrl: string): Promise<string> {
   const knex = createKnex({ url: withDatabase(adminUrl, name), client: 'pg', poolMax: 1 });
   await migrateLatest(knex);
   await knex.destroy();
-  process.once('exit', () => undefined);
   return name;
+}
+
+/** Called once at the end of the run (test/helpers/global-hooks.ts). */
+export async function dropTemplateDatabase(): Promise<void> {
+  if (!postgresUrl || !template) return;
+  const name = await template;
+  const admin = createKnex({ url: postgresUrl, client: 'pg', poolMax: 1 });
+  await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.destroy();
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
