@@ -13,6 +13,7 @@ import { loadAccount } from './middleware/auth.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { i18nMiddleware } from './middleware/i18n.js';
 import { viewLocals } from './middleware/locals.js';
+import { createRateLimits } from './middleware/rate-limits.js';
 import { sessionMiddleware } from './middleware/session.js';
 import { authRoutes } from './routes/auth.js';
 import { contactsRoutes } from './routes/contacts.js';
@@ -89,11 +90,12 @@ export function createApp(deps: WebDeps): Express {
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(csrfSynchronisedProtection);
 
-  app.use(authRoutes(domain));
+  const rateLimits = createRateLimits(knex);
+  app.use(authRoutes(domain, rateLimits));
   app.use(languageRoutes(domain));
   app.use(contactsRoutes(domain));
-  app.use(servicesRoutes(domain));
-  app.use(requestsRoutes(domain));
+  app.use(servicesRoutes(domain, rateLimits));
+  app.use(requestsRoutes(domain, rateLimits));
   app.use(profileRoutes(domain));
 
   app.use(notFound);

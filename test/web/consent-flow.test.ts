@@ -59,14 +59,14 @@ describe('web: the consent flow', () => {
       .type('form')
       .send({ _csrf: csrfTokenOf(page.text), token: adminMail.token, decision: 'accept' })
       .expect(303);
-    const detail = await a.agent.get(first.headers.location).expect(200);
+    const detail = await a.agent.get(String(first.headers.location)).expect(200);
     assert.match(detail.text, new RegExp(`still waiting for ${newTech.handle}`));
 
     // The new contact, logged out, follows the link: login, then back to the page with the token.
     const n = supertest.agent(t.app);
     const link = `/requests/${newTechMail.requestId}/confirm?token=${newTechMail.token}`;
     const toLogin = await n.get(link).expect(303);
-    const loginPage = await n.get(toLogin.headers.location).expect(200);
+    const loginPage = await n.get(String(toLogin.headers.location)).expect(200);
     const loggedIn = await n
       .post('/login')
       .type('form')
@@ -80,7 +80,7 @@ describe('web: the consent flow', () => {
       .type('form')
       .send({ _csrf: csrfTokenOf(confirmPage.text), token: newTechMail.token, decision: 'accept' })
       .expect(303);
-    const done = await n.get(decided.headers.location).expect(200);
+    const done = await n.get(String(decided.headers.location)).expect(200);
     assert.match(done.text, /the change has been applied/);
 
     const after = await t.domain.services.findById(service.id);

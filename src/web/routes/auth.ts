@@ -2,12 +2,13 @@ import { Router, type Request } from 'express';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
 import { noStore } from '../middleware/locals.js';
+import type { RateLimits } from '../middleware/rate-limits.js';
 
 function regenerate(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
 }
 
-export function authRoutes(domain: Domain): Router {
+export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
 
   router.get('/login', noStore, (req, res) => {
@@ -18,9 +19,13 @@ export function authRoutes(domain: Domain): Router {
   router.post('/login', noStore, async (req, res) => {
     const form = parseForm({ handle: field(200), password: field(1024), next: optionalField(2000) }, req.body);
     const next = safeNextPath(form.next) ?? '/contacts';
+    const handle = form.handle.trim().toLowerCase().slice(0, 120);
+    const ip = req.ip ?? 'unknown';
+    await rateLimits.checkLogin(handle, ip);
     const account = await domain.accounts.authenticate(form.handle, form.password);
-    await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: form.handle.trim().toLowerCase().slice(0, 120), ip: req.ip ?? null });
+    await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: handle, ip: req.ip ?? null });
     if (!account) {
+      await rateLimits.loginFailed(handle, ip);
       res.status(401).render('login', {
         title: req.t('login.title'),
         values: { handle: form.handle, next: safeNextPath(form.next) ?? '' },
@@ -28,6 +33,7 @@ export function authRoutes(domain: Domain): Router {
       });
       return;
     }
+    await rateLimits.loginSucceeded(handle, ip);
     // A new session id at login defeats session fixation; the CSRF token is renewed with it.
     const language = req.session.language;
     await regenerate(req);

@@ -5,9 +5,10 @@ import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, parseQuery } from '../forms.js';
 import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
 import { flash, noStore } from '../middleware/locals.js';
+import type { RateLimits } from '../middleware/rate-limits.js';
 import { fieldErrors } from '../render-errors.js';
 
-export function requestsRoutes(domain: Domain): Router {
+export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
 
   router.get('/requests', requireLogin, noStore, async (req, res) => {
@@ -39,6 +40,9 @@ export function requestsRoutes(domain: Domain): Router {
   router.post('/requests/:id/confirm', requireLogin, noStore, async (req, res) => {
     const form = parseForm({ token: field(200), decision: field(10) }, req.body);
     const account = currentAccount(req);
+    const ip = req.ip ?? 'unknown';
+    // A 256-bit token cannot be guessed, but the page must not be a free oracle either.
+    await rateLimits.checkToken(String(req.params.id), ip);
     try {
       const result = await domain.requests.decide(req.params.id, account.id, form, { ip: req.ip ?? null });
       if (result.outcome === 'waiting') flash(req, { type: 'success', key: 'confirm.waiting', params: { handle: result.waitingFor } });
@@ -52,6 +56,7 @@ export function requestsRoutes(domain: Domain): Router {
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
+      if (['errors.token.invalid', 'errors.token.used'].includes(error.fields.token?.key ?? '')) await rateLimits.tokenFailed(String(req.params.id), ip);
       const errors = fieldErrors(res, error);
       const view = await domain.requests.viewForConfirmation(req.params.id, account.id, form.token);
       if ('wrongAccount' in view) throw error;
@@ -61,6 +66,7 @@ export function requestsRoutes(domain: Domain): Router {
 
   router.post('/requests/:id/resend', requireLogin, noStore, async (req, res) => {
     parseForm({}, req.body);
+    await rateLimits.consumeResend(currentAccount(req).id);
     try {
       const request = await domain.requests.resend(req.params.id, currentAccount(req).id, { ip: req.ip ?? null });
       flash(req, { type: 'success', key: 'requests.resent', params: { email: currentAccount(req).email, id: request.id } });

@@ -6,11 +6,12 @@ import { ROLES, type Role } from '../../domain/roles.js';
 import { optionalField, parseForm } from '../forms.js';
 import { currentAccount, requireLogin } from '../middleware/auth.js';
 import { flash, noStore } from '../middleware/locals.js';
+import type { RateLimits } from '../middleware/rate-limits.js';
 import { withFormErrors } from '../render-errors.js';
 
 type ContactForm = Partial<Record<Role, string>>;
 
-export function servicesRoutes(domain: Domain): Router {
+export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
   router.use('/services', requireLogin, noStore);
 
@@ -36,6 +37,7 @@ export function servicesRoutes(domain: Domain): Router {
     await withFormErrors(
       res,
       async () => {
+        await rateLimits.consumeRequestCreation(currentAccount(req).id);
         const created = await domain.requests.submit(currentAccount(req).id, req.params.id, form, { ip: req.ip ?? null });
         flash(req, {
           type: 'success',
