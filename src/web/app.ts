@@ -17,6 +17,7 @@ import { createRateLimits } from './middleware/rate-limits.js';
 import { sessionMiddleware } from './middleware/session.js';
 import { authRoutes } from './routes/auth.js';
 import { contactsRoutes } from './routes/contacts.js';
+import { devMailRoutes } from './routes/dev-mail.js';
 import { healthRoutes } from './routes/health.js';
 import { languageRoutes } from './routes/language.js';
 import { profileRoutes } from './routes/profile.js';
@@ -97,6 +98,9 @@ export function createApp(deps: WebDeps): Express {
   app.use(servicesRoutes(domain, rateLimits));
   app.use(requestsRoutes(domain, rateLimits));
   app.use(profileRoutes(domain));
+
+  // The development mailbox exists only when mail goes to files instead of an SMTP server.
+  if (!config.smtpUrl && config.env !== 'production') app.use(devMailRoutes(config));
 
   app.use(notFound);
   app.use(errorHandler(logger));

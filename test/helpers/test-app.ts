@@ -35,11 +35,14 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
   });
 }
 
-export async function createTestApp(options: { env?: Record<string, string>; db?: TestDatabase } = {}): Promise<TestApp> {
+export async function createTestApp(options: { env?: Record<string, string>; db?: TestDatabase; logLines?: string[] } = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, options.env);
   const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix });
-  const logger = createLogger({ level: 'silent', name: 'test' });
+  const logLines = options.logLines;
+  const logger = logLines
+    ? createLogger({ level: 'debug', name: 'test', destination: { write: (line: string) => void logLines.push(line) } })
+    : createLogger({ level: 'silent', name: 'test' });
   const app = createApp({ config, knex: db.knex, domain, i18n: createI18n(), logger });
   return { app, db, domain, config, close: () => db.destroy() };
 }

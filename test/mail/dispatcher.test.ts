@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import { createI18n } from '../../src/i18n/index.js';
+import { backoffMs, createDispatcher, describeError, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type DispatcherDeps } from '../../src/mail/dispatcher.js';
+import { createMailRenderer } from '../../src/mail/render.js';
+import { createTransport, type MailTransport } from '../../src/mail/transport.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { freePort, insertMail, outboxRows, PUBLIC_URL, silentLogger, startSmtpServer, TOKEN, type TestSmtpServer } from './mail-helpers.js';
+
+const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL });
+
+function smtpTransport(url: string): MailTransport {
+  return createTransport({ smtpUrl: url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
+}
+
+describe('mail: dispatcher', function () {
+  let db: TestDatabase;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    // Transports before servers: an SMTP server waits for open client connections when closing.
+    for (const close of closers.splice(0).reverse()) await close();
+    await db.destroy();
+  });
+
+  async function server(options: Parameters<typeof startSmtpServer>[0] = {}): Promise<TestSmtpServer> {
+    const started = await startSmtpServer(options);
+    closers.push(started.close);
+    return started;
+  }
+  function transport(url: string): MailTransport {
+    const created = smtpTransport(url);
+    closers.push(() => created.close());
+    return created;
+  }
+  function dispatcher(overrides: Partial<DispatcherDeps> & Pick<DispatcherDeps, 'transport'>) {
+    return createDispatcher({ knex: db.knex, renderer, logger: silentLogger, workerId: 'worker-a', ...overrides });
+  }
+
+  it('sends due mail over SMTP and marks it sent', async () => {
+    const smtp = await server();
+    const ids = await insertMail(db.knex, [
+      { kind: 'request.confirm', address: 'bb@example.test', name: 'Beatriz Borges', locale: 'pt' },
+      { kind: 'request.inform', address: 'aa@example.test', name: 'Ana Alves' },
+      { kind: 'request.done', address: 'cc@example.test', name: '' },
+      { kind: 'request.done', address: 'later@example.test', nextAttemptAt: Date.now() + 60_000 },
+    ]);
+    const result = await dispatcher({ transport: transport(smtp.url) }).dispatchOnce();
+    assert.deepEqual(result, { sent: 3, retried: 0, dead: 0 });
+
+    const byTo = new Map(smtp.messages.map((m) => [m.envelopeTo.join(','), m]));
+    assert.deepEqual([...byTo.keys()].sort(), ['aa@example.test', 'bb@example.test', 'cc@example.test']);
+    const confirm = byTo.get('bb@example.test');
+    assert.ok(confirm);
+    assert.equal(confirm.messageId, `<outbox-${ids[0]}@contacts.example.com>`);
+    assert.match(confirm.subject ?? '', /pedido de alteração de contactos de example\.pt/);
+    assert.equal(Array.isArray(confirm.to) ? undefined : confirm.to?.value[0]?.name, 'Beatriz Borges');
+    assert.equal(Array.isArray(confirm.from) ? undefined : confirm.from?.value[0]?.address, 'contacts@contacts.example.com');
+    assert.deepEqual(confirm.text?.match(/https?:\/\/\S+/g), [`${PUBLIC_URL}/requests/42/confirm?token=${TOKEN}`]);
+    assert.match(String(confirm.html), new RegExp(`href="${PUBLIC_URL}/requests/42/confirm\\?token=${TOKEN}"`));
+    assert.equal(confirm.headers.get('auto-submitted'), 'auto-generated');
+    assert.equal(byTo.get('aa@example.test')?.messageId, `<outbox-${ids[1]}@contacts.example.com>`);
+
+    const rows = await outboxRows(db.knex);
+    for (const row of rows.slice(0, 3)) {
+      assert.equal(row.status, 'sent');
+      assert.equal(row.attempts, 1);
+      assert.equal(row.claimed_by, null);
+      assert.equal(row.claimed_until, null);
+      assert.ok(row.sent_at !== null && row.sent_at > 0);
+    }
+    assert.equal(rows[3]?.status, 'pending', 'not yet due');
+    assert.equal(rows[3]?.attempts, 0);
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 0 });
+  });
+
+  it('retries with backoff while SMTP is down, then delivers everything once it is back', async () => {
+    const port = await freePort();
+    await insertMail(db.knex, [{ address: 'one@example.test' }, { address: 'two@example.test' }, { kind: 'request.expired', address: 'three@example.test' }]);
+    const mailer = dispatcher({ transport: transport(`smtp://127.0.0.1:${port}`) });
+
+    const before = Date.now();
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0 });
+    let rows = await outboxRows(db.knex);
+    for (const row of rows) {
+      assert.equal(row.status, 'pending');
+      assert.equal(row.attempts, 1);
+      assert.equal(row.claimed_by, null);
+      assert.ok(row.next_attempt_at >= before + MIN_BACKOFF_MS, 'scheduled later');
+      assert.match(row.last_error ?? '', /ECONNREFUSED|ESOCKET|ECONNECTION/);
+      assert.ok(!(row.last_error ?? '').includes(TOKEN));
+    }
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 }, 'nothing due before the backoff ends');
+
+    // Second failure: the backoff grows.
+    await db.knex('outbox').update({ next_attempt_at: Date.now() });
+    const second = Date.now();
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0 });
+    rows = await outboxRows(db.knex);
+    for (const row of rows) {
+      assert.equal(row.attempts, 2);
+      assert.ok(row.next_attempt_at >= second + 1_500, 'second delay is at least 1.5 s');
+    }
+
+    const smtp = await server({ port });
+    await db.knex('outbox').update({ next_attempt_at: Date.now() });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 3, retried: 0, dead: 0 });
+    assert.deepEqual(smtp.messages.map((m) => m.envelopeTo[0]).sort(), ['one@example.test', 'three@example.test', 'two@example.test']);
+    rows = await outboxRows(db.knex);
+    assert.deepEqual(
+      rows.map((r) => [r.status, r.attempts]),
+      [
+        ['sent', 3],
+        ['sent', 3],
+        ['sent', 3],
+      ],
+    );
+  });
+
+  it('gives up after maxAttempts', async () => {
+    const port = await freePort();
+    await insertMail(db.knex, [{}]);
+    const mailer = dispatcher({ transport: transport(`smtp://127.0.0.1:${port}`), maxAttempts: 2 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 1, dead: 0 });
+    await db.knex('outbox').update({ next_attempt_at: Date.now() });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 1 });
+    const [row] = await outboxRows(db.knex);
+    assert.equal(row?.status, 'dead');
+    assert.equal(row?.attempts, 2);
+    assert.equal(row?.claimed_by, null);
+    await db.knex('outbox').update({ next_attempt_at: Date.now() });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 }, 'dead rows are not claimed');
+  });
+
+  it('marks a mail dead at once when the server rejects the recipient with 550', async () => {
+    const smtp = await server({ reject: (address) => address.startsWith('nobody@') });
+    await insertMail(db.knex, [{ address: 'nobody@example.test' }, { address: 'somebody@example.test' }]);
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 1 });
+    const [rejected, delivered] = await outboxRows(db.knex);
+    assert.equal(rejected?.status, 'dead');
+    assert.equal(rejected?.attempts, 1);
+    assert.match(rejected?.last_error ?? '', /550/);
+    assert.equal(delivered?.status, 'sent');
+    assert.deepEqual(
+      smtp.messages.map((m) => m.envelopeTo[0]),
+      ['somebody@example.test'],
+    );
+  });
+
+  it('marks a mail dead without sending it when the address or the row is unusable', async () => {
+    const smtp = await server();
+    await insertMail(db.knex, [
+      { address: 'x@example.test\r\nBcc: victim@example.test' },
+      { address: 'y@example.test', name: 'Evil\nBcc: victim@example.test' },
+      { kind: 'request.unknown' },
+      { payload: '{broken' },
+    ]);
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 4 });
+    assert.equal(smtp.messages.length, 0);
+    for (const row of await outboxRows(db.knex)) assert.equal(row.status, 'dead');
+  });
+
+  it('two workers on one database send each mail exactly once', async () => {
+    const smtp = await server();
+    const count = 40;
+    const ids = await insertMail(
+      db.knex,
+      Array.from({ length: count }, (_, i) => ({ kind: 'request.done', address: `user${i}@example.test` })),
+    );
+    const second = db.connect();
+    const mailerA = dispatcher({ transport: transport(smtp.url), batchSize: 7, concurrency: 3 });
+    const mailerB = createDispatcher({ knex: second, renderer, logger: silentLogger, workerId: 'worker-b', transport: transport(smtp.url), batchSize: 7, concurrency: 3 });
+    const totals = { a: 0, b: 0 };
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const [a, b] = await Promise.all([mailerA.dispatchOnce(), mailerB.dispatchOnce()]);
+      totals.a += a.sent;
+      totals.b += b.sent;
+      if (a.sent + b.sent === 0) break;
+      assert.ok(Date.now() < deadline, 'dispatching did not finish in time');
+    }
+    assert.equal(totals.a + totals.b, count);
+    assert.ok(totals.a > 0 && totals.b > 0, `both workers took part (a=${totals.a}, b=${totals.b})`);
+    assert.equal(smtp.messages.length, count);
+    const messageIds = new Set(smtp.messages.map((m) => m.messageId));
+    assert.deepEqual([...messageIds].sort(), ids.map((id) => `<outbox-${id}@contacts.example.com>`).sort());
+    for (const row of await outboxRows(db.knex)) {
+      assert.equal(row.status, 'sent');
+      assert.equal(row.attempts, 1);
+    }
+  });
+
+  it('takes over the rows of a crashed worker once its lease has expired, not before', async () => {
+    const smtp = await server();
+    const now = Date.now();
+    await insertMail(db.knex, [
+      { address: 'expired@example.test', claimedBy: 'crashed-worker', claimedUntil: now - 1 },
+      { address: 'leased@example.test', claimedBy: 'busy-worker', claimedUntil: now + 60_000 },
+    ]);
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 0 });
+    assert.deepEqual(
+      smtp.messages.map((m) => m.envelopeTo[0]),
+      ['expired@example.test'],
+    );
+    const [taken, leased] = await outboxRows(db.knex);
+    assert.equal(taken?.status, 'sent');
+    assert.equal(taken?.claimed_by, null);
+    assert.equal(leased?.status, 'pending');
+    assert.equal(leased?.claimed_by, 'busy-worker');
+  });
+
+  it('releaseLeases hands this worker’s rows back and stops dispatching', async () => {
+    const smtp = await server();
+    const now = Date.now();
+    await insertMail(db.knex, [
+      { claimedBy: 'worker-a', claimedUntil: now + 60_000 },
+      { claimedBy: 'worker-b', claimedUntil: now + 60_000 },
+    ]);
+    const mailer = dispatcher({ transport: transport(smtp.url) });
+    assert.equal(await mailer.releaseLeases(), 1);
+    const [mine, other] = await outboxRows(db.knex);
+    assert.equal(mine?.claimed_by, null);
+    assert.equal(mine?.claimed_until, null);
+    assert.equal(other?.claimed_by, 'worker-b');
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 });
+    assert.equal(smtp.messages.length, 0);
+  });
+
+  it('lets a shutdown finish the sends in flight and hands back the rest', async () => {
+    await insertMail(db.knex, Array.from({ length: 4 }, () => ({ kind: 'request.done' })));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let sends = 0;
+    const slow: MailTransport = {
+      kind: 'file',
+      async send() {
+        sends += 1;
+        await gate;
+      },
+      async close() {},
+    };
+    const mailer = dispatcher({ transport: slow, concurrency: 1 });
+    const round = mailer.dispatchOnce();
+    const deadline = Date.now() + 5_000;
+    while (sends === 0) {
+      assert.ok(Date.now() < deadline, 'the first send did not start');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const released = mailer.releaseLeases();
+    release();
+    assert.deepEqual(await round, { sent: 1, retried: 0, dead: 0 });
+    assert.equal(await released, 0, 'skipped rows were already handed back by the round');
+    const rows = await outboxRows(db.knex);
+    assert.deepEqual(
+      rows.map((r) => [r.status, r.claimed_by]),
+      [
+        ['sent', null],
+        ['pending', null],
+        ['pending', null],
+        ['pending', null],
+      ],
+    );
+  });
+
+  it('a second dispatchOnce while one is running joins it instead of sending twice', async () => {
+    const smtp = await server();
+    await insertMail(db.knex, Array.from({ length: 5 }, () => ({ kind: 'request.done' })));
+    const mailer = dispatcher({ transport: transport(smtp.url) });
+    const [a, b] = await Promise.all([mailer.dispatchOnce(), mailer.dispatchOnce()]);
+    assert.deepEqual(a, { sent: 5, retried: 0, dead: 0 });
+    assert.equal(a, b);
+    assert.equal(smtp.messages.length, 5);
+  });
+});
+
+describe('mail: backoff and error descriptions', () => {
+  it('grows exponentially with jitter between 1 s and 10 min', () => {
+    assert.equal(backoffMs(1, () => 0), MIN_BACKOFF_MS);
+    assert.equal(backoffMs(1, () => 1), 1_000);
+    assert.equal(backoffMs(3, () => 1), 9_000);
+    assert.equal(backoffMs(3, () => 0), 4_500);
+    assert.equal(backoffMs(20, () => 1), MAX_BACKOFF_MS);
+    assert.equal(backoffMs(20, () => 0), MAX_BACKOFF_MS / 2);
+    for (let attempts = 1; attempts < 30; attempts++) {
+      const delay = backoffMs(attempts);
+      assert.ok(delay >= MIN_BACKOFF_MS && delay <= MAX_BACKOFF_MS);
+    }
+  });
+
+  it('keeps tokens out of last_error', () => {
+    const error = Object.assign(new Error(`failed for https://x/requests/1/confirm?token=${TOKEN}\nsecond line`), { code: 'EMESSAGE', responseCode: 452 });
+    const text = describeError(error, [TOKEN]);
+    assert.equal(text, 'EMESSAGE: 452: failed for https://x/requests/1/confirm?token=[redacted]');
+    assert.equal(describeError(new Error(`contains ${TOKEN} bare`), [TOKEN]), 'Error: contains [redacted] bare');
+  });
+});

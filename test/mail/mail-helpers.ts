@@ -1,0 +1,160 @@
+// Shared pieces of the mail tests: a real SMTP server on loopback, outbox rows, payloads.
+import type { Knex } from 'knex';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { createServer } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import type { MailKind, RequestMailPayload } from '../../src/domain/outbox.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+
+export const PUBLIC_URL = 'https://contacts.example.com';
+export const TOKEN = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde';
+
+export const silentLogger: Logger = createLogger({ level: 'silent', name: 'test' });
+
+export function payload(overrides: Partial<RequestMailPayload> = {}): RequestMailPayload {
+  return {
+    requestId: 42,
+    serviceName: 'example.pt',
+    serviceType: 'domain',
+    roles: ['tech', 'billing'],
+    fromHandle: 'aa111111-ovh',
+    toHandle: 'bb222222-ovh',
+    requesterHandle: 'cc333333-ovh',
+    partyHandles: ['cc333333-ovh', 'bb222222-ovh'],
+    expiresAt: Date.UTC(2026, 6, 1, 12, 0),
+    recipientHandle: 'bb222222-ovh',
+    failureReason: null,
+    actorHandle: null,
+    ...overrides,
+  };
+}
+
+export interface OutboxRowInput {
+  kind?: MailKind | string;
+  address?: string;
+  name?: string;
+  locale?: 'en' | 'pt';
+  payload?: Partial<RequestMailPayload> | string;
+  nextAttemptAt?: number;
+  claimedBy?: string | null;
+  claimedUntil?: number | null;
+  attempts?: number;
+  status?: 'pending' | 'sent' | 'dead';
+}
+
+/** Inserts outbox rows the way src/domain/outbox.ts does (request_id left NULL: no request rows needed). */
+export async function insertMail(knex: Knex, rows: OutboxRowInput[]): Promise<number[]> {
+  const at = Date.now();
+  const ids: number[] = [];
+  for (const row of rows) {
+    const kind = row.kind ?? 'request.confirm';
+    const body =
+      typeof row.payload === 'string'
+        ? row.payload
+        : JSON.stringify(payload({ ...(kind === 'request.confirm' || kind === 'request.reminder' ? { token: TOKEN } : {}), ...row.payload }));
+    const [inserted] = await knex('outbox')
+      .insert({
+        kind,
+        request_id: null,
+        recipient_address: row.address ?? 'bb@example.test',
+        recipient_name: row.name ?? 'Beatriz Borges',
+        locale: row.locale ?? 'en',
+        payload: body,
+        status: row.status ?? 'pending',
+        attempts: row.attempts ?? 0,
+        next_attempt_at: row.nextAttemptAt ?? at,
+        claimed_by: row.claimedBy ?? null,
+        claimed_until: row.claimedUntil ?? null,
+        created_at: at,
+      })
+      .returning('id');
+    ids.push(typeof inserted === 'object' ? Number((inserted as { id: number }).id) : Number(inserted));
+  }
+  return ids;
+}
+
+export interface OutboxState {
+  id: number;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_by: string | null;
+  claimed_until: number | null;
+  last_error: string | null;
+  sent_at: number | null;
+}
+
+export async function outboxRows(knex: Knex): Promise<OutboxState[]> {
+  const rows: OutboxState[] = await knex('outbox')
+    .select('id', 'status', 'attempts', 'next_attempt_at', 'claimed_by', 'claimed_until', 'last_error', 'sent_at')
+    .orderBy('id');
+  return rows.map((row) => ({
+    ...row,
+    attempts: Number(row.attempts),
+    next_attempt_at: Number(row.next_attempt_at),
+    claimed_until: row.claimed_until === null ? null : Number(row.claimed_until),
+    sent_at: row.sent_at === null ? null : Number(row.sent_at),
+  }));
+}
+
+/** A port nothing listens on (for "SMTP is down"), which a server can take later. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+export interface TestSmtpServer {
+  port: number;
+  url: string;
+  /** Every accepted message, parsed, with the envelope recipients. */
+  messages: (ParsedMail & { envelopeTo: string[] })[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real SMTP server on loopback (no TLS, no auth), keeping what it receives. A message is
+ * stored before the server answers 250, so once sendMail resolves it is in `messages`.
+ */
+export async function startSmtpServer(options: { port?: number; reject?: (address: string) => boolean } = {}): Promise<TestSmtpServer> {
+  const messages: TestSmtpServer['messages'] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disableReverseLookup: true,
+    logger: false,
+    // Closing waits this long for open client connections (the pool's) before cutting them.
+    closeTimeout: 200,
+    onRcptTo(address, _session, callback) {
+      if (options.reject?.(address.address)) {
+        const error = Object.assign(new Error('5.1.1 No such user here'), { responseCode: 550 });
+        return callback(error);
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      simpleParser(stream).then(
+        (mail) => {
+          messages.push(Object.assign(mail, { envelopeTo: session.envelope.rcptTo.map((r) => r.address) }));
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      const address = server.server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : 0);
+    });
+  });
+  return {
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import supertest from 'supertest';
+import { addAccount, createTestApp, csrfTokenOf, loginAgent, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
+
+describe('web: sessions, passwords and logs', () => {
+  let t: TestApp;
+  const logLines: string[] = [];
+  before(async () => {
+    t = await createTestApp({ logLines });
+  });
+  after(() => t.close());
+
+  it('ends a session idle for longer than the idle timeout (checked in the store, server-side)', async () => {
+    const account = await addAccount(t.domain);
+    const { agent } = await loginAgent(t.app, account.handle);
+    await agent.get('/contacts').expect(200);
+    await t.db.knex('sessions').update({ expired: new Date(Date.now() - 1000) });
+    await agent.get('/contacts').expect(303);
+  });
+
+  it('ends a session past its absolute lifetime even when it is active', async () => {
+    const account = await addAccount(t.domain);
+    const { agent } = await loginAgent(t.app, account.handle);
+    const rows = (await t.db.knex('sessions').select('sid', 'sess')) as { sid: string; sess: string | Record<string, unknown> }[];
+    for (const row of rows) {
+      const sess = typeof row.sess === 'string' ? (JSON.parse(row.sess) as Record<string, unknown>) : row.sess;
+      if (sess.accountId !== account.id) continue;
+      sess.loggedInAt = Date.now() - 13 * 3600_000;
+      await t.db.knex('sessions').where({ sid: row.sid }).update({ sess: JSON.stringify(sess) });
+    }
+    await agent.get('/contacts').expect(303);
+  });
+
+  it('uses a __Host- cookie with Secure behind HTTPS in production', async () => {
+    const prod = await createTestApp({ env: { NODE_ENV: 'production', PUBLIC_URL: 'https://contacts.example', TRUST_PROXY: '1' } });
+    try {
+      const response = await supertest(prod.app).get('/login').set('X-Forwarded-Proto', 'https').expect(200);
+      const cookie = String(response.headers['set-cookie']);
+      assert.match(cookie, /^__Host-sid=/);
+      assert.match(cookie, /Secure/);
+      assert.match(cookie, /HttpOnly/);
+      assert.match(String(response.headers['strict-transport-security']), /max-age=\d+/);
+    } finally {
+      await prod.close();
+    }
+  });
+
+  it('hashes passwords with argon2id at 19 MiB and 2 iterations or more', async () => {
+    const account = await addAccount(t.domain);
+    const row = await t.db.knex('accounts').where({ id: account.id }).first('password_hash');
+    assert.match(row.password_hash, /^\$argon2id\$v=19\$/);
+    const params = Object.fromEntries((String(row.password_hash).split('$')[3] ?? '').split(',').map((pair) => pair.split('=')));
+    assert.ok(Number(params.m) >= 19456, row.password_hash);
+    assert.ok(Number(params.t) >= 2, row.password_hash);
+  });
+
+  it('refuses short and common passwords and accepts a long one without composition rules', async () => {
+    const account = await addAccount(t.domain);
+    const { agent, csrf } = await loginAgent(t.app, account.handle);
+    const short = await agent.post('/profile/password').type('form').send({ _csrf: csrf, currentPassword: TEST_PASSWORD, newPassword: 'short' }).expect(422);
+    assert.match(short.text, /at least 12 characters/);
+    const common = await agent.post('/profile/password').type('form').send({ _csrf: csrf, currentPassword: TEST_PASSWORD, newPassword: 'qwerty123456' }).expect(422);
+    assert.match(common.text, /most common/);
+    const long = 'a'.repeat(64) + ' only lower case words are fine ' + 'b'.repeat(30);
+    await agent.post('/profile/password').type('form').send({ _csrf: csrf, currentPassword: TEST_PASSWORD, newPassword: long }).expect(303);
+    const fresh = supertest.agent(t.app);
+    const page = await fresh.get('/login');
+    await fresh.post('/login').type('form').send({ _csrf: csrfTokenOf(page.text), handle: account.handle, password: long }).expect(303);
+  });
+
+  it('keeps tokens, passwords and session ids out of the logs of a full flow', async () => {
+    const admin = await addAccount(t.domain);
+    const other = await addAccount(t.domain);
+    const service = await t.domain.services.create({ name: 'logs.pt', type: 'domain', admin: admin.handle, tech: admin.handle, billing: admin.handle });
+    logLines.length = 0;
+    const a = await loginAgent(t.app, admin.handle);
+    await a.agent.post(`/services/${service.id}/contacts`).type('form').send({ _csrf: a.csrf, admin: admin.handle, tech: other.handle, billing: admin.handle }).expect(303);
+    const rows = (await t.db.knex('outbox').where({ kind: 'request.confirm' }).orderBy('id', 'desc').limit(2)) as { payload: string }[];
+    const tokens = rows.map((row) => (JSON.parse(row.payload) as { token: string }).token);
+    for (const token of tokens) {
+      const payload = JSON.parse(rows[tokens.indexOf(token)]?.payload ?? '{}') as { requestId: number };
+      await a.agent.get(`/requests/${payload.requestId}/confirm?token=${token}`);
+      await a.agent.post(`/requests/${payload.requestId}/confirm`).type('form').send({ _csrf: a.csrf, token, decision: 'accept' });
+    }
+    const sessionIds = ((await t.db.knex('sessions').select('sid')) as { sid: string }[]).map((row) => row.sid);
+    const logs = logLines.join('\n');
+    assert.ok(logLines.length > 5, 'the flow was logged');
+    for (const secret of [...tokens, TEST_PASSWORD, a.csrf, ...sessionIds]) {
+      assert.ok(!logs.includes(secret), `a secret appears in the logs: ${secret.slice(0, 6)}…`);
+    }
+  });
+});
