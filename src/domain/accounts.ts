@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUniqueViolation } from './db-errors.js';
 import { cleanDisplayName, parseEmail } from './email.js';
 import { ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
@@ -87,16 +88,19 @@ export class AccountService {
     const { handle, email, name, locale, password } = checked.value;
     const passwordHash = await hashPassword(password);
     const { knex, now } = this.deps;
-    return knex.transaction(async (trx) => {
-      if (await trx('accounts').where({ handle }).first('id')) {
-        throw new ValidationError({ handle: { key: 'errors.handle.taken', params: { handle } } });
-      }
-      const at = now();
-      const [row] = await trx('accounts')
+    const taken = new ValidationError({ handle: { key: 'errors.handle.taken', params: { handle } } });
+    if (await knex('accounts').where({ handle }).first('id')) throw taken;
+    const at = now();
+    try {
+      const [row] = await knex('accounts')
         .insert({ handle, email, name, locale, password_hash: passwordHash, created_at: at, updated_at: at })
         .returning(ACCOUNT_COLUMNS as unknown as string[]);
       return toAccount(row as AccountRow);
-    });
+    } catch (error) {
+      // A concurrent create of the same handle lost the race against the unique index.
+      if (isUniqueViolation(error)) throw taken;
+      throw error;
+    }
   }
 
   async findById(id: number, db: Knex | Knex.Transaction = this.deps.knex): Promise<Account | undefined> {

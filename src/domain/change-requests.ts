@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountService } from './accounts.js';
 import { changeableRoles, isDecision, planRequests, touchesBilling, type RequestState, type RoleChange } from './consent-rules.js';
+import { isUniqueViolation } from './db-errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import type { MailIntent, MailKind, Outbox } from './outbox.js';
@@ -323,7 +324,8 @@ export class ChangeRequestService {
     return {
       canDecide: live && !!party && party.decision === null,
       canResend: live && !!party && party.decision === null,
-      canCancel: request.state === 'pending' && (request.requester.id === accountId || adminId === accountId),
+      // Past its expiry a request is left to the sweep, which records it as expired.
+      canCancel: live && (request.requester.id === accountId || adminId === accountId),
     };
   }
 
@@ -508,14 +510,16 @@ export class ChangeRequestService {
     }
     const requests = await this.loadManyChunked(trx, moved);
     const kind = `request.${to}` as MailKind;
+    const actorIds = options.actorId === null ? [] : [options.actorId];
     const people = await this.accountsById(
       trx,
-      requests.flatMap((r) => [r.requester.id, r.from.id, r.to.id, ...r.parties.map((p) => p.accountId)]),
+      [...requests.flatMap((r) => [r.requester.id, r.from.id, r.to.id, ...r.parties.map((p) => p.accountId)]), ...actorIds],
     );
     const actorHandle = options.actorId === null ? null : (people.get(options.actorId)?.handle ?? null);
     const intents: MailIntent[] = [];
     for (const request of requests) {
-      for (const accountId of involvedIds(request)) {
+      // Everyone involved, and the actor too (an administrator cancelling someone else's request).
+      for (const accountId of new Set([...involvedIds(request), ...actorIds])) {
         intents.push(this.intent(kind, people.get(accountId) as Account, request, { actorHandle }));
       }
     }
@@ -693,9 +697,5 @@ export function parseId(raw: unknown): number | undefined {
   return undefined;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(String(e?.message));
-}
 
 export type { Service };

@@ -1,0 +1,5 @@
+/** A unique index refused a write (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT UNIQUE). */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(String(e.message))) || /UNIQUE constraint failed/.test(String(e?.message));
+}

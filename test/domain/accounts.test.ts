@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { ValidationError } from '../../src/domain/errors.js';
+import { CTX, DomainFixture, nextHandle, PASSWORD, rejectsField } from '../helpers/domain-fixtures.js';
+
+describe('domain: accounts', () => {
+  let f: DomainFixture;
+
+  before(async () => {
+    f = await DomainFixture.create();
+  });
+  after(() => f.close());
+
+  async function accountCount(): Promise<number> {
+    const row = (await f.knex('accounts').count({ n: '*' }).first()) as { n: number | string };
+    return Number(row.n);
+  }
+
+  it('creates an account with a normalized handle and a hashed password', async () => {
+    const handle = nextHandle('ab');
+    const account = await f.domain.accounts.create({
+      handle: `  ${handle.toUpperCase()} `,
+      email: ` ${handle}@example.test `,
+      name: '  Ana \t Silva ',
+      locale: 'pt',
+      password: PASSWORD,
+    });
+    assert.equal(account.handle, handle);
+    assert.equal(account.email, `${handle}@example.test`);
+    assert.equal(account.name, 'Ana Silva');
+    assert.equal(account.locale, 'pt');
+    assert.equal(account.billingOverdueSince, null);
+    const row = (await f.knex('accounts').where({ id: account.id }).first('password_hash')) as { password_hash: string };
+    assert.match(row.password_hash, /^\$argon2id\$/);
+    assert.ok(!row.password_hash.includes(PASSWORD));
+    assert.equal((await f.domain.accounts.findByHandle(handle.toUpperCase()))?.id, account.id);
+  });
+
+  it('refuses a malformed handle', async () => {
+    const before = await accountCount();
+    for (const handle of ['abc', 'a1-ovh', 'ab-ovh', 'ab123456789-ovh', 'ab123-xyz', 'ab 123-ovh', '12ab-ovh']) {
+      await rejectsField(f.domain.accounts.create({ handle, email: 'x@example.test', password: PASSWORD }), 'handle', 'errors.handle.format', { suffix: 'ovh' });
+    }
+    await rejectsField(f.domain.accounts.create({ handle: '', email: 'x@example.test', password: PASSWORD }), 'handle', 'errors.handle.required');
+    assert.equal(await accountCount(), before);
+  });
+
+  it('refuses a handle that is taken, whatever its case', async () => {
+    const first = await f.account();
+    await rejectsField(
+      f.domain.accounts.create({ handle: first.handle.toUpperCase(), email: 'other@example.test', password: PASSWORD }),
+      'handle',
+      'errors.handle.taken',
+      { handle: first.handle },
+    );
+    assert.equal(Number(((await f.knex('accounts').where({ handle: first.handle }).count({ n: '*' }).first()) as { n: number | string }).n), 1);
+  });
+
+  it('answers two simultaneous creations of one handle with one account and a clear "taken" error', async () => {
+    const handle = nextHandle();
+    const results = await Promise.allSettled([
+      f.domain.accounts.create({ handle, email: 'one@example.test', password: PASSWORD }),
+      f.domain.accounts.create({ handle, email: 'two@example.test', password: PASSWORD }),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.ok(rejected?.reason instanceof ValidationError, String(rejected?.reason));
+    assert.equal(rejected.reason.fields.handle?.key, 'errors.handle.taken');
+    assert.equal(Number(((await f.knex('accounts').where({ handle }).count({ n: '*' }).first()) as { n: number | string }).n), 1);
+  });
+
+  it('refuses a bad e-mail address', async () => {
+    for (const email of ['nope', 'a@b', 'two@@example.test', 'a b@example.test', 'x@example.test\r\nBcc: y@example.test']) {
+      await rejectsField(f.domain.accounts.create({ handle: nextHandle('ab'), email, password: PASSWORD }), 'email', 'errors.email.format');
+    }
+    await rejectsField(f.domain.accounts.create({ handle: nextHandle('ab'), email: ' ', password: PASSWORD }), 'email', 'errors.email.required');
+  });
+
+  it('applies the password policy: length and common passwords', async () => {
+    const make = (password: unknown) => f.domain.accounts.create({ handle: nextHandle('ab'), email: 'x@example.test', password });
+    await rejectsField(make('short pass'), 'password', 'errors.password.tooShort', { min: 12 });
+    await rejectsField(make('1qaz2wsx3edc'), 'password', 'errors.password.common');
+    await rejectsField(make('QWERTY123456'), 'password', 'errors.password.common');
+    await rejectsField(make('x'.repeat(257)), 'password', 'errors.password.tooLong');
+    await rejectsField(make(''), 'password', 'errors.password.required');
+    await rejectsField(make(undefined), 'password', 'errors.password.required');
+    // Twelve characters counted as characters, not bytes.
+    await rejectsField(make('ééééééééééé'), 'password', 'errors.password.tooShort');
+  });
+
+  it('reports every bad field at once and writes nothing', async () => {
+    const before = await accountCount();
+    let caught: unknown;
+    try {
+      await f.domain.accounts.create({ handle: 'bad', email: 'bad', locale: 'fr', password: 'short' });
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof ValidationError);
+    assert.deepEqual(Object.fromEntries(Object.entries(caught.fields).map(([field, message]) => [field, message.key])), {
+      handle: 'errors.handle.format',
+      email: 'errors.email.format',
+      locale: 'errors.locale',
+      password: 'errors.password.tooShort',
+    });
+    assert.equal(await accountCount(), before);
+  });
+
+  it('authenticates the right password only, and an unknown handle never', async () => {
+    const account = await f.account();
+    assert.equal((await f.domain.accounts.authenticate(account.handle, PASSWORD))?.id, account.id);
+    assert.equal((await f.domain.accounts.authenticate(` ${account.handle.toUpperCase()} `, PASSWORD))?.id, account.id);
+    assert.equal(await f.domain.accounts.authenticate(account.handle, 'wrong horse battery staple'), undefined);
+    assert.equal(await f.domain.accounts.authenticate(account.handle, ''), undefined);
+    assert.equal(await f.domain.accounts.authenticate('zz999999-ovh', PASSWORD), undefined);
+    assert.equal(await f.domain.accounts.authenticate(undefined, PASSWORD), undefined);
+  });
+
+  it('changes the e-mail address only with the current password, and audits it', async () => {
+    const account = await f.account();
+    await rejectsField(f.domain.accounts.changeEmail(account.id, { email: 'new@example.test', password: 'not my password' }, CTX), 'password', 'errors.password.wrong');
+    await rejectsField(f.domain.accounts.changeEmail(account.id, { email: 'broken', password: PASSWORD }, CTX), 'email', 'errors.email.format');
+    assert.equal((await f.domain.accounts.findById(account.id))?.email, account.email);
+    assert.equal(Number(((await f.knex('audit_log').where({ account_id: account.id }).count({ n: '*' }).first()) as { n: number | string }).n), 0);
+
+    const changed = await f.domain.accounts.changeEmail(account.id, { email: ' new@example.test ', password: PASSWORD }, CTX);
+    assert.equal(changed.email, 'new@example.test');
+    const audit = (await f.knex('audit_log').where({ account_id: account.id }).select('action', 'ip')) as { action: string; ip: string }[];
+    assert.deepEqual(audit, [{ action: 'profile.email', ip: CTX.ip }]);
+  });
+
+  it('changes the password with the current one and the policy; the old one stops working', async () => {
+    const account = await f.account();
+    const next = 'a brand new passphrase for me';
+    await rejectsField(f.domain.accounts.changePassword(account.id, { currentPassword: 'wrong', newPassword: next }, CTX), 'currentPassword', 'errors.password.wrong');
+    await rejectsField(f.domain.accounts.changePassword(account.id, { currentPassword: PASSWORD, newPassword: 'short' }, CTX), 'newPassword', 'errors.password.tooShort');
+    await rejectsField(f.domain.accounts.changePassword(account.id, { currentPassword: PASSWORD, newPassword: 'qwerty123456' }, CTX), 'newPassword', 'errors.password.common');
+    assert.equal((await f.domain.accounts.authenticate(account.handle, PASSWORD))?.id, account.id, 'unchanged after refusals');
+
+    await f.domain.accounts.changePassword(account.id, { currentPassword: PASSWORD, newPassword: next }, CTX);
+    assert.equal(await f.domain.accounts.authenticate(account.handle, PASSWORD), undefined);
+    assert.equal((await f.domain.accounts.authenticate(account.handle, next))?.id, account.id);
+    const audit = (await f.knex('audit_log').where({ account_id: account.id }).select('action')) as { action: string }[];
+    assert.deepEqual(audit, [{ action: 'profile.password' }]);
+  });
+
+  it('marks payments overdue since a moment, keeps that moment, and clears it', async () => {
+    const account = await f.account();
+    const since = f.clock.now();
+    assert.equal((await f.domain.accounts.setBillingStatus(account.handle, true)).billingOverdueSince, since);
+    f.clock.advance(60_000);
+    assert.equal((await f.domain.accounts.setBillingStatus(account.handle.toUpperCase(), true)).billingOverdueSince, since, 'still overdue since the first time');
+    assert.equal((await f.domain.accounts.setBillingStatus(account.handle, false)).billingOverdueSince, null);
+    await rejectsField(f.domain.accounts.setBillingStatus('zz999999-ovh', true), 'handle', 'errors.handle.unknown');
+  });
+
+  it('changes the locale to a supported one only', async () => {
+    const account = await f.account();
+    await f.domain.accounts.changeLocale(account.id, 'pt');
+    assert.equal((await f.domain.accounts.findById(account.id))?.locale, 'pt');
+    await rejectsField(f.domain.accounts.changeLocale(account.id, 'xx'), 'locale', 'errors.locale');
+    assert.equal((await f.domain.accounts.findById(account.id))?.locale, 'pt');
+  });
+});

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import type { Account } from '../../src/domain/accounts.js';
+import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
+import type { Role, ServiceType } from '../../src/domain/roles.js';
+import { PAGE_SIZE, parseListQuery, type ServiceListQuery } from '../../src/domain/services.js';
+import { CTX, DomainFixture, rejectsField, rejectsWith } from '../helpers/domain-fixtures.js';
+
+function query(overrides: Partial<ServiceListQuery> = {}): ServiceListQuery {
+  return { q: '', type: undefined, role: undefined, sort: 'name', page: 1, ...overrides };
+}
+
+describe('domain: service catalog', () => {
+  let f: DomainFixture;
+
+  before(async () => {
+    f = await DomainFixture.create();
+  });
+  after(() => f.close());
+
+  async function names(account: Account, overrides: Partial<ServiceListQuery> = {}): Promise<string[]> {
+    return (await f.domain.services.listForAccount(account.id, query(overrides))).rows.map((row) => row.name);
+  }
+
+  it('lists only the services where the account holds a role, with its roles', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    const admin = await f.service({ admin: x, tech: y, billing: y }, { name: 'x-admin' });
+    const tech = await f.service({ admin: y, tech: x, billing: y }, { name: 'x-tech' });
+    const billing = await f.service({ admin: y, tech: y, billing: x }, { name: 'x-billing' });
+    const all = await f.service({ admin: x }, { name: 'x-all' });
+    const none = await f.service({ admin: y }, { name: 'y-only' });
+
+    const page = await f.domain.services.listForAccount(x.id, query());
+    assert.equal(page.total, 4);
+    const byName = Object.fromEntries(page.rows.map((row) => [row.name, row]));
+    assert.deepEqual(Object.keys(byName).sort(), ['x-admin', 'x-all', 'x-billing', 'x-tech']);
+    assert.deepEqual(byName['x-admin']?.myRoles, ['admin']);
+    assert.deepEqual(byName['x-tech']?.myRoles, ['tech']);
+    assert.deepEqual(byName['x-billing']?.myRoles, ['billing']);
+    assert.deepEqual(byName['x-all']?.myRoles, ['admin', 'tech', 'billing']);
+    assert.deepEqual(byName['x-tech']?.admin, { id: y.id, handle: y.handle }, 'the three contacts are shown');
+    assert.deepEqual(byName['x-tech']?.tech, { id: x.id, handle: x.handle });
+
+    assert.deepEqual((await f.domain.services.findForAccount(String(tech.id), x.id)).myRoles, ['tech']);
+    assert.deepEqual((await f.domain.services.findForAccount(billing.id, x.id)).myRoles, ['billing']);
+    assert.equal((await f.domain.services.findForAccount(admin.id, x.id)).name, 'x-admin');
+    assert.equal((await f.domain.services.findForAccount(all.id, x.id)).id, all.id);
+    await rejectsWith(f.domain.services.findForAccount(none.id, x.id), NotFoundError, 'errors.service.notFound');
+    for (const bad of [999_999, '0', '-1', 'abc', `${admin.id}x`, '', null, undefined]) {
+      await rejectsWith(f.domain.services.findForAccount(bad, x.id), NotFoundError);
+    }
+  });
+
+  it('searches names case-insensitively, taking % and _ literally', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    for (const name of ['Alpha-Shop.example', 'alphabet.org', 'beta.net', '100%_sure.net', '100xxsure.net', 'a_b.com', 'axb.com', 'back\\slash.net']) {
+      await f.service({ admin: x }, { name });
+    }
+    assert.deepEqual(await names(x, { q: 'ALPHA' }), ['Alpha-Shop.example', 'alphabet.org']);
+    assert.deepEqual(await names(x, { q: 'shop' }), ['Alpha-Shop.example']);
+    assert.deepEqual(await names(x, { q: '%' }), ['100%_sure.net']);
+    assert.deepEqual(await names(x, { q: '_' }), ['100%_sure.net', 'a_b.com']);
+    assert.deepEqual(await names(x, { q: 'a_b' }), ['a_b.com']);
+    assert.deepEqual(await names(x, { q: '%_s' }), ['100%_sure.net']);
+    assert.deepEqual(await names(x, { q: '\\' }), ['back\\slash.net']);
+    assert.deepEqual(await names(x, { q: 'nothing-like-this' }), []);
+    const page = await f.domain.services.listForAccount(x.id, query({ q: 'alpha' }));
+    assert.equal(page.total, 2, 'the total counts the filtered rows');
+  });
+
+  it('filters by type and by role', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    const make = (name: string, type: ServiceType, roles: Partial<Record<Role, Account>>) =>
+      f.service({ admin: roles.admin ?? y, tech: roles.tech ?? y, billing: roles.billing ?? y }, { name, type });
+    await make('d-admin', 'domain', { admin: x });
+    await make('h-tech', 'hosting', { tech: x });
+    await make('h-billing', 'hosting', { billing: x });
+    await make('v-all', 'vps', { admin: x, tech: x, billing: x });
+    await make('h-other', 'hosting', {});
+
+    assert.deepEqual(await names(x, { type: 'hosting' }), ['h-billing', 'h-tech']);
+    assert.deepEqual(await names(x, { role: 'tech' }), ['h-tech', 'v-all']);
+    assert.deepEqual(await names(x, { role: 'admin' }), ['d-admin', 'v-all']);
+    assert.deepEqual(await names(x, { role: 'billing', type: 'hosting' }), ['h-billing']);
+    assert.deepEqual(await names(x, { type: 'cdn' }), []);
+    // A role filter still shows every role the account holds on the row.
+    const row = (await f.domain.services.listForAccount(x.id, query({ role: 'tech', type: 'vps' }))).rows[0];
+    assert.deepEqual(row?.myRoles, ['admin', 'tech', 'billing']);
+  });
+
+  it('sorts by name by default and by type (then name) on request', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    await f.service({ admin: x }, { name: 'c', type: 'domain' });
+    await f.service({ admin: x }, { name: 'a', type: 'vps' });
+    await f.service({ admin: x }, { name: 'b', type: 'cdn' });
+    await f.service({ admin: x }, { name: 'd', type: 'cdn' });
+    assert.deepEqual(await names(x), ['a', 'b', 'c', 'd']);
+    const byType = (await f.domain.services.listForAccount(x.id, query({ sort: 'type' }))).rows.map((row) => `${row.type}:${row.name}`);
+    assert.deepEqual(byType, ['cdn:b', 'cdn:d', 'domain:c', 'vps:a']);
+  });
+
+  it('pages by 50 and clamps the page number', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    const created: string[] = [];
+    for (let i = 0; i < 61; i += 1) {
+      const name = `svc-${String(i).padStart(3, '0')}`;
+      await f.service({ admin: x }, { name });
+      created.push(name);
+    }
+    assert.equal(PAGE_SIZE, 50);
+    const first = await f.domain.services.listForAccount(x.id, query({ page: 1 }));
+    assert.deepEqual([first.total, first.page, first.pageCount, first.pageSize, first.rows.length], [61, 1, 2, 50, 50]);
+    const second = await f.domain.services.listForAccount(x.id, query({ page: 2 }));
+    assert.deepEqual([second.page, second.rows.length], [2, 11]);
+    assert.deepEqual([...first.rows, ...second.rows].map((row) => row.name), created, 'the pages cover every service once, in order');
+
+    const beyond = await f.domain.services.listForAccount(x.id, query({ page: 99 }));
+    assert.equal(beyond.page, 2);
+    assert.deepEqual(beyond.rows.map((row) => row.name), second.rows.map((row) => row.name));
+    const below = await f.domain.services.listForAccount(x.id, query({ page: 0 }));
+    assert.equal(below.page, 1);
+    assert.equal(below.rows[0]?.name, 'svc-000');
+
+    const [nobody] = (await f.accounts(1)) as [Account];
+    const empty = await f.domain.services.listForAccount(nobody.id, query({ page: 5 }));
+    assert.deepEqual([empty.total, empty.page, empty.pageCount, empty.rows.length], [0, 1, 1, 0]);
+  });
+
+  it('marks services with a pending request', async () => {
+    const [x, n] = (await f.accounts(2)) as [Account, Account];
+    const busy = await f.service({ admin: x }, { name: 'busy' });
+    await f.service({ admin: x }, { name: 'quiet' });
+    const pending = async () => Object.fromEntries((await f.domain.services.listForAccount(x.id, query())).rows.map((row) => [row.name, row.pending]));
+
+    assert.deepEqual(await pending(), { busy: false, quiet: false });
+    const [request] = await f.domain.requests.submit(x.id, busy.id, { tech: n.handle }, CTX);
+    assert.deepEqual(await pending(), { busy: true, quiet: false });
+    await f.domain.requests.cancel((request as { id: number }).id, x.id, CTX);
+    assert.deepEqual(await pending(), { busy: false, quiet: false }, 'a finished request is no longer pending');
+  });
+
+  it('parses the list query string with safe defaults', () => {
+    assert.deepEqual(parseListQuery({}), query());
+    assert.deepEqual(parseListQuery({ q: '  shop ', type: 'vps', role: 'billing', sort: 'type', page: '3' }), query({ q: 'shop', type: 'vps', role: 'billing', sort: 'type', page: 3 }));
+    assert.deepEqual(parseListQuery({ type: 'mainframe', role: 'owner', sort: 'price', page: '-2' }), query());
+    assert.equal(parseListQuery({ page: '0' }).page, 1);
+    assert.equal(parseListQuery({ page: ['2', '3'] }).page, 1);
+    assert.equal(parseListQuery({ q: 'x'.repeat(500) }).q.length, 100);
+  });
+
+  it('validates a new service: name, type and the three handles', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    const error = await rejectsField(
+      f.domain.services.create({ name: '  ', type: 'spaceship', admin: x.handle, tech: 'zz999999-ovh', billing: 'nope' }),
+      'name',
+      'errors.service.nameRequired',
+    );
+    assert.equal(error.fields.type?.key, 'errors.service.type');
+    assert.equal(error.fields.tech?.key, 'errors.handle.unknown');
+    assert.equal(error.fields.billing?.key, 'errors.handle.format');
+    assert.equal(error.fields.admin, undefined);
+    await rejectsField(f.domain.services.create({ name: 'bad\nname', type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle }), 'name', 'errors.service.nameFormat');
+    assert.ok(error instanceof ValidationError);
+    const created = await f.domain.services.create({ name: ' ok.example ', type: 'domain', admin: x.handle.toUpperCase(), tech: x.handle, billing: x.handle });
+    assert.equal(created.name, 'ok.example');
+    assert.deepEqual([created.admin.id, created.tech.id, created.billing.id], [x.id, x.id, x.id]);
+  });
+});
