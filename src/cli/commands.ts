@@ -5,9 +5,11 @@ import { ValidationError, type Message } from '../domain/errors.js';
 import { parseHandle } from '../domain/handles.js';
 import { importAccounts, importServices, type ImportOptions, type ImportProgress } from '../domain/imports.js';
 import { listRequests } from '../domain/request-reports.js';
+import { listMail, retryMail } from '../mail/outbox-admin.js';
 import type { CliContext } from './context.js';
 import { readCsvRecords } from './csv.js';
-import { formatTable, formatTimestamp, type Io, type Translate } from './output.js';
+import { formatTable, formatTimestamp, UsageError, type Io, type Translate } from './output.js';
+
 
 export interface CommandEnv {
   context: CliContext;
@@ -19,7 +21,11 @@ export interface CommandEnv {
 export async function readSecret(value: string, stdin: AsyncIterable<Buffer | string> = process.stdin): Promise<string> {
   if (value !== '-') return value;
   let text = '';
-  for await (const chunk of stdin) text += chunk.toString();
+  for await (const chunk of stdin) {
+    text += chunk.toString();
+    // The first line is the password: at a terminal, Enter is enough (no Ctrl-D needed).
+    if (text.includes('\n')) break;
+  }
   return text.split(/\r?\n/)[0] ?? '';
 }
 
@@ -48,10 +54,10 @@ export async function setPassword({ context, io, t }: CommandEnv, options: { han
   if (Object.keys(errors).length > 0) throw new ValidationError(errors);
   const account = await context.domain.accounts.requireByHandle(options.handle);
   const hash = await hashPassword(password);
-  const at = context.domain.now();
   await context.knex.transaction(async (trx) => {
-    await trx('accounts').where({ id: account.id }).update({ password_hash: hash, updated_at: at });
-    await trx('audit_log').insert({ account_id: account.id, action: 'operator.password', at });
+    await trx('accounts').where({ id: account.id }).update({ password_hash: hash, updated_at: context.domain.now() });
+    // Recorded like the user's own password change, so the account's history shows the reset.
+    await context.domain.audit.record({ accountId: account.id, action: 'operator.password', ip: null }, trx);
   });
   io.out(t('cli.accounts.passwordSet', { handle: account.handle }));
 }
@@ -130,4 +136,33 @@ export async function listRequestsTable({ context, io, t }: CommandEnv, options:
   ]);
   for (const line of formatTable(headers, table)) io.out(line);
   io.out(t('cli.requests.total', { rows: rows.length }));
+}
+
+export async function listMailTable({ context, io, t }: CommandEnv, options: { dead?: boolean; limit?: string }): Promise<void> {
+  const limit = options.limit === undefined ? 50 : Number(options.limit);
+  const rows = await listMail(context.knex, { dead: options.dead === true, limit });
+  if (rows.length === 0) {
+    io.out(t(options.dead ? 'cli.mail.noneDead' : 'cli.mail.none'));
+    return;
+  }
+  const headers = ['id', 'status', 'kind', 'request', 'to', 'attempts', 'next', 'error'].map((column) => t(`cli.mail.columns.${column}`));
+  const table = rows.map((row) => [
+    String(row.id),
+    row.status,
+    row.kind,
+    row.requestId === null ? '' : String(row.requestId),
+    row.recipientAddress,
+    String(row.attempts),
+    row.status === 'pending' ? formatTimestamp(row.nextAttemptAt) : '',
+    (row.lastError ?? '').slice(0, 60),
+  ]);
+  for (const line of formatTable(headers, table)) io.out(line);
+  io.out(t('cli.mail.total', { rows: rows.length }));
+}
+
+export async function retryMailCommand({ context, io, t }: CommandEnv, id: string | undefined, options: { allDead?: boolean }): Promise<void> {
+  if ((id === undefined) === (options.allDead !== true)) throw new UsageError({ key: 'cli.mail.retryUsage' });
+  if (id !== undefined && !/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError({ key: 'cli.mail.badId', params: { id } });
+  const result = await retryMail(context.knex, id === undefined ? { allDead: true } : { id: Number(id) });
+  io.out(t('cli.mail.retried', { count: result.retried }));
 }

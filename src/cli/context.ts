@@ -17,7 +17,7 @@ export async function openContext(config: Config = loadConfig()): Promise<CliCon
   const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient, poolMax: 2 });
   try {
     const applied = await migrateLatest(knex);
-    return { config, knex, domain: createDomain({ knex, handleSuffix: config.handleSuffix }), applied };
+    return { config, knex, domain: createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs }), applied };
   } catch (error) {
     await knex.destroy();
     throw error;

@@ -65,7 +65,8 @@ export function reportError(error: unknown, io: Io, t: Translate, options: { deb
   }
   if (error instanceof ImportError) {
     io.err(t('cli.import.failed', { problems: error.problems.length, file: options.file ?? '' }));
-    for (const problem of error.problems) io.err(formatProblem(t, problem));
+    // One write for the whole list: a broken 100k-row file can have hundreds of thousands of problems.
+    if (error.problems.length > 0) io.err(error.problems.map((problem) => formatProblem(t, problem)).join('\n'));
     return EXIT_FAILURE;
   }
   if (error instanceof ValidationError) {

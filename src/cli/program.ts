@@ -4,6 +4,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import type { Language } from '../i18n/index.js';
 import {
+  listMailTable,
+  retryMailCommand,
   addAccount,
   addService,
   importAccountsFile,
@@ -15,7 +17,7 @@ import {
 } from './commands.js';
 import { withContext } from './context.js';
 import { assertReadable } from './csv.js';
-import { createTranslate, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, reportError, UsageError, type Io, type Translate } from './output.js';
+import { createTranslate, EXIT_OK, EXIT_USAGE, processIo, reportError, UsageError, type Io, type Translate } from './output.js';
 
 /**
  * The language has to be known before the commands are defined (their help is translated), so
@@ -150,6 +152,20 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     .option('--state <state>', t('cli.options.state'))
     .action((opts: { state?: string }) => withDatabase((env) => listRequestsTable(env, opts)));
 
+  program
+    .command('mail:list')
+    .description(t('cli.commands.mailList'))
+    .option('--dead', t('cli.options.dead'))
+    .option('--limit <n>', t('cli.options.limit'))
+    .action((opts: { dead?: boolean; limit?: string }) => withDatabase((env) => listMailTable(env, opts)));
+
+  program
+    .command('mail:retry')
+    .description(t('cli.commands.mailRetry'))
+    .argument('[id]', t('cli.options.mailId'))
+    .option('--all-dead', t('cli.options.allDead'))
+    .action((id: string | undefined, opts: { allDead?: boolean }) => withDatabase((env) => retryMailCommand(env, id, opts)));
+
   // Subcommands copy these settings when created, so the help options are translated for each.
   for (const command of program.commands) {
     command.helpOption('-h, --help', t('cli.options.help'));
@@ -165,7 +181,6 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       if (error.code === 'commander.help') return EXIT_USAGE;
       return reportError(usageFromCommander(error), io, t, { debug });
     }
-    const code = reportError(error, io, t, { debug, file });
-    return code === EXIT_OK ? EXIT_FAILURE : code;
+    return reportError(error, io, t, { debug, file });
   }
 }

@@ -23,6 +23,8 @@ export const SERVICE_IMPORT_HEADER = ['name', 'type', 'admin', 'tech', 'billing'
 export interface ImportRecord {
   line: number;
   fields: string[];
+  /** Set when the source could not read this record (e.g. a misplaced quote); `fields` is then unused. */
+  problem?: Message;
 }
 
 /** Thrown by a record source that cannot go on (e.g. a quote never closed): reported as a problem. */
@@ -93,9 +95,22 @@ const LOOKUP_CHUNK = 500;
 // Plain-text passwords are few (a normal migration brings hashes), so report hashing more often.
 const HASH_PROGRESS_EVERY = 100;
 
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+// The parameters come in either order: the reference implementation writes m,t,p, node-argon2 m,p,t.
+const ARGON2ID_PHC = /^\$argon2id\$v=19\$(?=[^$]*\bm=)(?=[^$]*\bt=)(?=[^$]*\bp=)[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
 // Anything shaped like a modular-crypt/PHC string ($2b$…, $argon2i$…, $6$…) is meant as a hash.
 const LOOKS_LIKE_HASH = /^\$[a-z0-9-]+\$/;
+
+/**
+ * An argon2id PHC string holds two commas (`m=19456,t=2,p=1`), so a hash written unquoted spreads
+ * over three columns. The password is the last column and the joined tail must be a whole valid
+ * hash, so putting it back together cannot swallow a mistake elsewhere in the row.
+ */
+function rejoinUnquotedHash(fields: string[]): string[] | undefined {
+  const last = ACCOUNT_IMPORT_HEADER.length - 1;
+  if (fields.length <= ACCOUNT_IMPORT_HEADER.length) return undefined;
+  const tail = fields.slice(last).join(',');
+  return ARGON2ID_PHC.test(tail) ? [...fields.slice(0, last), tail] : undefined;
+}
 
 type PasswordSpec = { kind: 'plain'; password: string } | { kind: 'hash'; hash: string } | { kind: 'none' };
 
@@ -155,30 +170,45 @@ async function readRecords(
   problems: ImportProblem[],
   options: ImportOptions,
   onRow: (record: ImportRecord) => void,
+  repair?: (fields: string[]) => string[] | undefined,
 ): Promise<number> {
   const progress = progressReporter(options, 'read', options.progressEvery ?? 10_000);
   let sawHeader = false;
   let rows = 0;
   try {
     for await (const record of records) {
+      if (record.problem) {
+        problems.push({ line: record.line, message: record.problem });
+        // Without a readable header the columns cannot be interpreted: stop here.
+        if (!sawHeader) throw new ImportError(problems);
+        rows += 1;
+        progress.advance(rows);
+        continue;
+      }
       if (!sawHeader) {
         sawHeader = true;
         const found = record.fields.map((field) => field.trim());
         if (found.length !== header.length || found.some((field, i) => field !== header[i])) {
-          throw new ImportError([
-            { line: record.line, message: { key: 'cli.import.header', params: { expected: header.join(','), found: found.join(',') } } },
-          ]);
+          const expected = header.join(',');
+          // A first line that is not made of column names is data (a missing header): it is not
+          // echoed, as it may hold a password.
+          const looksLikeNames = found.every((field) => /^[A-Za-z_ ;\t.-]{0,80}$/.test(field));
+          const message: Message = looksLikeNames
+            ? { key: 'cli.import.header', params: { expected, found: found.join(',') } }
+            : { key: 'cli.import.noHeader', params: { expected } };
+          throw new ImportError([{ line: record.line, message }]);
         }
         continue;
       }
       rows += 1;
-      if (record.fields.length !== header.length) {
+      const fields = record.fields.length === header.length ? record.fields : (repair?.(record.fields) ?? record.fields);
+      if (fields.length !== header.length) {
         problems.push({
           line: record.line,
           message: { key: 'cli.import.columnCount', params: { expected: header.length, found: record.fields.length } },
         });
       } else {
-        onRow(record);
+        onRow({ line: record.line, fields });
       }
       progress.advance(rows);
     }
@@ -289,7 +319,7 @@ export async function importAccounts(records: AsyncIterable<ImportRecord>, optio
       return;
     }
     accounts.push({ line, handle: handle.handle, email: email.email, name: cleanDisplayName(rawName), locale, password: password.spec });
-  });
+  }, rejoinUnquotedHash);
 
   problems.push(...(await takenHandles(options.knex, firstLineOf)));
   if (problems.length > 0) throw new ImportError(sortProblems(problems));

@@ -1,15 +1,11 @@
 // Operator reports on change requests (the CLI's requests:list): every request, whoever it concerns,
 // with its service and the handles involved. Read-only; the consent flow itself lives elsewhere.
 import type { Knex } from 'knex';
+import { isRequestState, REQUEST_STATES, type RequestState } from './consent-rules.js';
 import { ValidationError } from './errors.js';
 import { isRole, type Role } from './roles.js';
 
-export const REQUEST_STATES = ['pending', 'done', 'refused', 'expired', 'cancelled', 'failed'] as const;
-export type RequestState = (typeof REQUEST_STATES)[number];
-
-export function isRequestState(value: unknown): value is RequestState {
-  return typeof value === 'string' && (REQUEST_STATES as readonly string[]).includes(value);
-}
+export { REQUEST_STATES, type RequestState };
 
 export interface RequestReportFilter {
   /** One of REQUEST_STATES; undefined or empty lists every state. */

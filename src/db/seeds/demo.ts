@@ -162,7 +162,7 @@ const SERVICES: readonly (readonly [string, ServiceType, DemoKey, DemoKey, DemoK
   ['Web Hosting Start · fernandes-contabilidade.pt', 'hosting', 'laura', 'jean', 'laura'],
   ['Email Pro · fernandes-contabilidade.pt', 'email', 'laura', 'emma', 'laura'],
   ['atelier-ceramica.pt', 'domain', 'laura', 'emma', 'laura'],
-  ['Email Start · atelier-ceramica.pt', 'email', 'laura', 'emma', 'laura'],
+  ['Email Start · atelier-ceramica.pt', 'email', 'laura', 'laura', 'laura'],
   ['kowalski-studio.com', 'domain', 'david', 'david', 'david'],
   ['kowalski-studio.pl', 'domain', 'david', 'jean', 'david'],
   ['kowalski-photo.eu', 'domain', 'david', 'emma', 'laura'],

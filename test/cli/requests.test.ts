@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { insertRequests, type RequestFixture } from './request-fixtures.js';
+import { runCli } from './run-cli.js';
+
+describe('cli requests:list', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db.destroy());
+
+  it('says so when there are no requests', async () => {
+    const result = await runCli(db.url, ['requests:list']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'There are no change requests.');
+  });
+
+  describe('with requests', () => {
+    let fixture: RequestFixture;
+    before(async () => {
+      fixture = await insertRequests(db.knex);
+    });
+
+    it('prints every request as a table, oldest first', async () => {
+      const result = await runCli(db.url, ['requests:list']);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trimEnd().split('\n');
+      assert.match(lines[0] ?? '', /^ID\s+State\s+Service\s+Roles\s+From → to\s+Requested by\s+Created \(UTC\)\s+Expires \(UTC\)$/);
+      assert.match(lines[1] ?? '', /^-+ +-+/);
+      assert.match(lines[2] ?? '', new RegExp(`^${fixture.ids.done}\\s+done\\s+exemple-boutique\\.pt\\s+tech,billing\\s+ab1-ovh → ef3-ovh\\s+ab1-ovh\\s+2027-01-04 09:30\\s+2027-01-11 09:30$`));
+      assert.match(lines[3] ?? '', new RegExp(`^${fixture.ids.failed}\\s+failed \\(billingOverdue\\)\\s+exemple-boutique\\.pt\\s+billing\\s+ab1-ovh → cd2-ovh`));
+      assert.match(lines[4] ?? '', new RegExp(`^${fixture.ids.pending}\\s+pending\\s+exemple-boutique\\.pt\\s+tech\\s+cd2-ovh → ef3-ovh\\s+ab1-ovh\\s+2027-01-06 09:30\\s+2027-01-13 09:30$`));
+      assert.equal(lines[5], 'Requests: 3.');
+    });
+
+    it('filters by state', async () => {
+      const pending = await runCli(db.url, ['requests:list', '--state', 'pending']);
+      assert.equal(pending.code, 0, pending.stderr);
+      assert.match(pending.stdout, /cd2-ovh → ef3-ovh/);
+      assert.doesNotMatch(pending.stdout, /ab1-ovh → /);
+      assert.match(pending.stdout, /Requests: 1\./);
+      const expired = await runCli(db.url, ['--lang', 'pt', 'requests:list', '--state', 'expired']);
+      assert.equal(expired.code, 0, expired.stderr);
+      assert.equal(expired.stdout.trim(), 'Não há pedidos de alteração no estado expired.');
+    });
+
+    it('refuses an unknown state', async () => {
+      const result = await runCli(db.url, ['requests:list', '--state', 'open']);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^state: The state must be one of: pending, done, refused, expired, cancelled, failed\./m);
+    });
+  });
+});
