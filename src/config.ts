@@ -85,7 +85,9 @@ function developmentSecret(varDir: string): string {
   return secret;
 }
 
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(rawEnv: Env = process.env): Config {
+  // An empty variable (`FOO=`) means "not set", as in most shells' and orchestrators' habits.
+  const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (nodeEnv !== 'development' && nodeEnv !== 'production' && nodeEnv !== 'test') {
     throw new ConfigError(`NODE_ENV="${nodeEnv}" must be development, production or test.`);

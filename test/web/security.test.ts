@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
+import { createI18n } from '../../src/i18n/index.js';
+import { createMailRenderer } from '../../src/mail/render.js';
 import { addAccount, createTestApp, csrfTokenOf, loginAgent, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 describe('web: security headers and rate limits', () => {
@@ -42,6 +44,25 @@ describe('web: security headers and rate limits', () => {
       assert.doesNotMatch(html, /<style|\sstyle="/i, `${path} has inline style`);
       assert.doesNotMatch(html, /\son[a-z]+="/i, `${path} has an event attribute`);
     }
+  });
+
+  it('builds mail links from PUBLIC_URL, never from the Host header', async () => {
+    const admin = await addAccount(t.domain);
+    const other = await addAccount(t.domain);
+    const service = await t.domain.services.create({ name: 'host-header.pt', type: 'domain', admin: admin.handle, tech: admin.handle, billing: admin.handle });
+    const { agent, csrf } = await loginAgent(t.app, admin.handle);
+    await agent
+      .post(`/services/${service.id}/contacts`)
+      .set('Host', 'evil.example')
+      .set('X-Forwarded-Host', 'evil.example')
+      .type('form')
+      .send({ _csrf: csrf, admin: admin.handle, tech: other.handle, billing: admin.handle })
+      .expect(303);
+    const rows = await t.db.knex('outbox').where({ kind: 'request.confirm', recipient_address: other.email });
+    assert.equal(rows.length, 1);
+    const mail = createMailRenderer({ i18n: createI18n(), publicUrl: t.config.publicUrl }).render(rows[0]);
+    assert.ok(!mail.text.includes('evil.example') && !mail.html.includes('evil.example'));
+    assert.match(mail.text, /http:\/\/contacts\.test\/requests\/\d+\/confirm\?token=[A-Za-z0-9_-]{43}/);
   });
 
   it('limits failed logins per handle and IP with 429 and Retry-After, without blocking a correct login elsewhere', async () => {

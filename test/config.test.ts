@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('config', () => {
+  const varDir = mkdtempSync(path.join(tmpdir(), 'contact-consent-config-'));
+  const base = { VAR_DIR: varDir };
+
+  it('has working defaults for a fresh checkout, frozen', () => {
+    const config = loadConfig(base);
+    assert.equal(config.port, 3000);
+    assert.equal(config.publicUrl, 'http://localhost:3000');
+    assert.equal(config.databaseClient, 'sqlite3');
+    assert.equal(config.databaseUrl, `sqlite:${path.join(varDir, 'data.sqlite3')}`);
+    assert.equal(config.mailDir, path.join(varDir, 'mail'));
+    assert.equal(config.handleSuffix, 'ovh');
+    assert.equal(config.requestTtlMs, 7 * 24 * 3600_000);
+    assert.equal(config.expireEveryMs, 60_000);
+    assert.equal(config.smtpUrl, undefined);
+    assert.ok(config.sessionSecret.length >= 32);
+    assert.equal(loadConfig(base).sessionSecret, config.sessionSecret, 'the development secret is kept under var/');
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...base,
+      PORT: '8080',
+      PUBLIC_URL: 'https://contacts.example.com/',
+      DATABASE_URL: 'postgres://u@db/contacts',
+      SESSION_SECRET: 's'.repeat(40),
+      SMTP_URL: 'smtp://mail.example.com:587',
+      MONGODB_URL: 'mongodb://mongo/agenda',
+      HANDLE_SUFFIX: 'EU',
+      REQUEST_TTL: '3 days',
+      EXPIRE_EVERY: '90 seconds',
+      TRUST_PROXY: '2',
+    });
+    assert.equal(config.port, 8080);
+    assert.equal(config.publicUrl, 'https://contacts.example.com');
+    assert.equal(config.databaseClient, 'pg');
+    assert.equal(config.handleSuffix, 'eu');
+    assert.equal(config.requestTtlMs, 3 * 24 * 3600_000);
+    assert.equal(config.expireEveryMs, 90_000);
+    assert.equal(config.trustProxy, 2);
+    assert.equal(config.mongodbUrl, 'mongodb://mongo/agenda');
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'eighty' }, /PORT="eighty" must be a whole number/],
+    [{ PORT: '70000' }, /PORT="70000"/],
+    [{ REQUEST_TTL: 'soon' }, /REQUEST_TTL="soon" is not a duration/],
+    [{ EXPIRE_EVERY: '-5 seconds' }, /EXPIRE_EVERY="-5 seconds" is not a duration/],
+    [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL="mysql:\/\/x\/y" is not supported/],
+    [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL="ftp:\/\/x" must start with http:\/\/ or https:\/\//],
+    [{ SMTP_URL: 'not a url' }, /SMTP_URL="not a url" is not a URL/],
+    [{ HANDLE_SUFFIX: 'o-v-h' }, /HANDLE_SUFFIX="o-v-h" must be 1 to 16 letters/],
+    [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
+    [{ NODE_ENV: 'production' }, /SESSION_SECRET is required when NODE_ENV=production/],
+    [{ NODE_ENV: 'staging' }, /NODE_ENV="staging"/],
+    [{ TRUST_PROXY: 'true' }, /TRUST_PROXY="true" must be a whole number/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud"/],
+  ];
+  for (const [env, message] of bad) {
+    it(`refuses ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} with a clear message`, () => {
+      assert.throws(() => loadConfig({ ...base, ...env }), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+    });
+  }
+
+  it('treats an empty variable as unset', () => {
+    assert.equal(loadConfig({ ...base, PORT: '', DATABASE_URL: '' }).port, 3000);
+  });
+});
