@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAIL_KINDS, type MailKind, type RequestMailPayload } from '../domain/outbox.js';
 import { isRole, type Role } from '../domain/roles.js';
+import { formatDateTime } from '../i18n/dates.js';
 import { languageOfLocale, type Language } from '../i18n/index.js';
 
 export interface RenderableMail {
@@ -140,7 +141,6 @@ export function confirmUrl(publicUrl: string, requestId: number, token: string):
 export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
   const translators = new Map<Language, TFunction>();
-  const dateFormats = new Map<Language, Intl.DateTimeFormat>();
   const listFormats = new Map<Language, Intl.ListFormat>();
 
   function translatorOf(language: Language): TFunction {
@@ -153,17 +153,7 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
   }
 
   function formatDate(language: Language, epochMs: number): string {
-    let format = dateFormats.get(language);
-    if (!format) {
-      // Customers are in Portugal: every date is shown in Lisbon time, whatever the server's zone.
-      format = new Intl.DateTimeFormat(language === 'pt-PT' ? 'pt-PT' : 'en-GB', {
-        dateStyle: 'long',
-        timeStyle: 'short',
-        timeZone: 'Europe/Lisbon',
-      });
-      dateFormats.set(language, format);
-    }
-    return translatorOf(language)('mail.dateInZone', { date: format.format(new Date(epochMs)) });
+    return translatorOf(language)('mail.dateInZone', { date: formatDateTime(language, epochMs, 'long') });
   }
 
   function formatList(language: Language, items: string[]): string {

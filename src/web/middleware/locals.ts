@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { formatDateTime } from '../../i18n/dates.js';
 import type { FlashMessage } from '../types.js';
 
 export function flash(req: Request, message: FlashMessage): void {
@@ -21,20 +22,9 @@ export function viewLocals(generateCsrfToken: (req: Request) => string): Request
   };
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
 export function formatDate(res: Response, epochMs: number | null | undefined): string {
   if (epochMs === null || epochMs === undefined) return '';
-  const language = String(res.locals.language ?? 'en');
-  let formatter = formatters.get(language);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat(language === 'pt-PT' ? 'pt-PT' : 'en-GB', {
-      dateStyle: 'medium',
-      timeStyle: 'short',
-      timeZone: 'Europe/Lisbon',
-    });
-    formatters.set(language, formatter);
-  }
-  return formatter.format(new Date(Number(epochMs)));
+  return formatDateTime(res.locals.language === 'pt-PT' ? 'pt-PT' : 'en', Number(epochMs));
 }
 
 /** Logged-in pages and token pages must never be cached by browsers or proxies. */
