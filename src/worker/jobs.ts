@@ -25,10 +25,16 @@ export interface JobDeps {
 }
 
 /** One dispatch run sends batches until the outbox is drained or the run has lasted long enough. */
-export async function drainOutbox(dispatcher: Dispatcher, maxMs: number): Promise<{ sent: number; retried: number; dead: number }> {
+export async function drainOutbox(
+  dispatcher: Dispatcher,
+  maxMs: number,
+  /** Called between batches, e.g. to renew the job's lock. */
+  betweenBatches: () => Promise<void> = async () => undefined,
+): Promise<{ sent: number; retried: number; dead: number }> {
   const started = Date.now();
   const total = { sent: 0, retried: 0, dead: 0 };
-  for (;;) {
+  for (let batch = 0; ; batch++) {
+    if (batch > 0) await betweenBatches();
     const result = await dispatcher.dispatchOnce();
     total.sent += result.sent;
     total.retried += result.retried;
@@ -42,7 +48,9 @@ export async function purgeOldRows(deps: Pick<JobDeps, 'knex' | 'config' | 'jobs
   const cutoff = now - deps.config.retentionMs;
   const { knex } = deps;
   const result: Record<string, number> = {};
-  result.sessions = await knex('sessions').where('expired', '<', new Date(now)).delete();
+  // connect-session-knex stores `expired` as ISO text on SQLite and as a timestamp on PostgreSQL.
+  const sqlite = knex.client.config.client === 'sqlite3';
+  result.sessions = await knex('sessions').where('expired', '<', sqlite ? new Date(now).toISOString() : new Date(now)).delete();
   result.outbox = await knex('outbox').where('status', 'sent').where('sent_at', '<', cutoff).delete();
   result.rateLimits = await knex('rate_limits').where('expire', '<', now).delete();
   if (deps.jobsInSql) {
@@ -57,11 +65,13 @@ export function defineJobs(agenda: Agenda, deps: JobDeps): void {
 
   agenda.define(
     JOBS.dispatchOutbox,
-    async () => {
-      const result = await drainOutbox(dispatcher, 30_000);
+    async (job) => {
+      // The lock is renewed between batches, so a crashed worker holds the job for one short
+      // lock lifetime at most; the outbox rows' own leases protect the mail itself.
+      const result = await drainOutbox(dispatcher, 30_000, () => job.touch());
       if (result.sent + result.retried + result.dead > 0) logger.info({ job: JOBS.dispatchOutbox, ...result }, 'outbox dispatched');
     },
-    options,
+    { ...options, lockLifetime: 60_000 },
   );
 
   agenda.define(

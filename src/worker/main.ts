@@ -44,9 +44,11 @@ async function main(): Promise<void> {
   onShutdown(async () => {
     logger.info('worker stopping: draining running jobs');
     // Stop taking new work, let running jobs finish (bounded), hand back what is claimed.
+    // Releasing the leases first also makes a running dispatch job stop claiming new batches.
+    const released = dispatcher.releaseLeases();
     const drained = await agenda.drain({ timeout: DRAIN_TIMEOUT_MS, closeConnection: !!config.mongodbUrl });
     if (drained.timedOut) await agenda.stop();
-    await dispatcher.releaseLeases();
+    await released;
     await transport.close();
     await knex.destroy();
     logger.info('worker stopped');
