@@ -10,7 +10,7 @@ import { exitOnStartupError } from './process-lifecycle.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function run(name: string, script: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script)], { stdio: 'inherit', env: process.env });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script)], { stdio: 'inherit' });
   child.on('error', (error) => console.error(`${name}: ${error.message}`));
   return child;
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { isRequestState, REQUEST_STATES } from '../../domain/consent-rules.js';
-import { ForbiddenError, ValidationError } from '../../domain/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, parseQuery } from '../forms.js';
 import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
@@ -17,6 +17,18 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const page = query.page && /^[0-9]{1,6}$/.test(query.page) ? Number(query.page) : 1;
     const result = await domain.requests.listForAccount(currentAccount(req).id, { state, page });
     res.render('requests', { title: req.t('requests.title'), result, state, states: REQUEST_STATES, errors: {} });
+  });
+
+  // The state of one request, for the script of My requests that refreshes a pending row after a
+  // decision. Same scoping as the detail page: a request that does not concern the user is a 404.
+  router.get('/requests/:id/state', requireLogin, noStore, async (req, res) => {
+    try {
+      const { request } = await domain.requests.getForAccount(req.params.id, currentAccount(req).id);
+      res.json({ state: request.state, parties: request.parties.map((party) => ({ handle: party.handle, decision: party.decision })) });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      res.status(404).json({ error: req.t(error.messageKey) });
+    }
   });
 
   router.get('/requests/:id', requireLogin, noStore, async (req, res) => {

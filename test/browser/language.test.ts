@@ -1,0 +1,63 @@
+// The reader's language, with JavaScript off: Accept-Language for a visitor, the switcher (a plain
+// form) for the session, the account's locale once logged in — and dates in that language.
+import assert from 'node:assert/strict';
+import { cast, login, requestChange, startBrowserApp, text, type BrowserApp } from './browser-helpers.js';
+
+describe('browser: language', function () {
+  this.timeout(60_000);
+  let app: BrowserApp;
+  before(async () => {
+    app = await startBrowserApp();
+  });
+  after(() => app?.close());
+
+  it('Accept-Language, then the switcher, then the account\'s locale; dates follow the reader', async () => {
+    const c = await cast(app);
+
+    // A Portuguese browser gets Portuguese pages before anyone logs in.
+    const portuguese = await (await app.newContext({ locale: 'pt-PT', javaScriptEnabled: false })).newPage();
+    await portuguese.goto('/login');
+    assert.equal(await portuguese.getAttribute('html', 'lang'), 'pt-PT');
+    assert.equal(await text(portuguese, 'h1'), 'Iniciar sessão');
+
+    // An English browser; the switcher changes the session's language without JavaScript.
+    const page = await (await app.newContext({ locale: 'en', javaScriptEnabled: false })).newPage();
+    await page.goto('/login');
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    await page.locator('#language-select').selectOption('pt-PT');
+    await Promise.all([page.waitForURL('**/login'), page.locator('form.language-switch button[type="submit"]').click()]);
+    assert.equal(await page.getAttribute('html', 'lang'), 'pt-PT');
+    assert.equal(await text(page, 'h1'), 'Iniciar sessão');
+    assert.equal(await page.locator('#language-select option[selected]').getAttribute('value'), 'pt-PT');
+
+    // Logged in, the account's locale (English) wins over the session's choice.
+    await page.locator('#field-handle').fill(c.admin.handle);
+    await page.locator('#field-password').fill('correct horse battery staple');
+    await Promise.all([page.waitForURL('**/contacts'), page.locator('form[action="/login"] button[type="submit"]').click()]);
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    assert.equal(await text(page, 'h1'), 'Contacts of my services');
+
+    // A request, and its dates in English.
+    await requestChange(page, c.service.id, 'tech', c.newcomer.handle);
+    const request = (await app.t.db.knex('change_requests').where({ service_id: c.service.id }).first('id', 'created_at')) as { id: number; created_at: number };
+    const format = (locale: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/Lisbon' }).format(new Date(Number(request.created_at)));
+    await page.goto(`/requests/${request.id}`);
+    assert.match(await text(page, 'dl.summary'), new RegExp(`Created\\s*${format('en-GB')}`));
+
+    // The switcher, logged in, changes the account's locale: it stays after logging out and in again.
+    await page.locator('#language-select').selectOption('pt-PT');
+    await Promise.all([page.waitForURL(`**/requests/${request.id}`), page.locator('form.language-switch button[type="submit"]').click()]);
+    assert.equal(await page.getAttribute('html', 'lang'), 'pt-PT');
+    assert.match(await text(page, 'dl.summary'), new RegExp(`Criado\\s*${format('pt-PT')}`));
+    const account = (await app.t.db.knex('accounts').where({ id: c.admin.id }).first('locale')) as { locale: string };
+    assert.equal(account.locale, 'pt');
+    await page.locator('form[action="/logout"] button[type="submit"]').click();
+
+    const elsewhere = await (await app.newContext({ locale: 'en', javaScriptEnabled: false })).newPage();
+    await login(elsewhere, c.admin.handle);
+    assert.equal(await elsewhere.getAttribute('html', 'lang'), 'pt-PT');
+    assert.equal(await text(elsewhere, 'h1'), 'Contactos dos meus serviços');
+    await elsewhere.goto('/profile');
+    assert.match(await text(elsewhere, 'dl.summary'), /Idioma\s*Português/);
+  });
+});
