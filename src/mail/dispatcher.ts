@@ -106,7 +106,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const batchSize = deps.batchSize ?? 50;
   const concurrency = Math.max(1, deps.concurrency ?? 5);
   const leaseMs = deps.leaseMs ?? 60_000;
-  const maxAttempts = deps.maxAttempts ?? 8;
+  // 12 attempts span roughly half an hour to an hour of backoff: an SMTP outage of that length loses nothing.
+  const maxAttempts = deps.maxAttempts ?? 12;
   // A row is only started while at least this much of its lease is left, so that a send (bounded
   // by the SMTP timeouts) normally ends before another worker may take the row over.
   const leaseMargin = leaseMs / 2;
