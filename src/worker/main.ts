@@ -46,7 +46,9 @@ async function main(): Promise<void> {
     // Stop taking new work, let running jobs finish (bounded), hand back what is claimed.
     // Releasing the leases first also makes a running dispatch job stop claiming new batches.
     const released = dispatcher.releaseLeases();
-    const drained = await agenda.drain({ timeout: DRAIN_TIMEOUT_MS, closeConnection: !!config.mongodbUrl });
+    // Agenda then disconnects the backend: ours releases the locks this worker still holds (and
+    // leaves the Knex instance open); the MongoDB backend closes the connection it opened.
+    const drained = await agenda.drain({ timeout: DRAIN_TIMEOUT_MS });
     if (drained.timedOut) await agenda.stop();
     await released;
     await transport.close();

@@ -95,6 +95,13 @@ function sortColumns(sort: JobsSort | undefined): Array<[string, 'asc' | 'desc']
   return columns.length > 0 ? columns : [['next_run_at', 'desc'], ['last_run_at', 'desc']];
 }
 
+// MongoDB orders null before any value; keep that on both databases. Spelled out because
+// Knex's `nulls` option of orderBy() drops the column itself on SQLite. Columns come from
+// sortColumns(), never from the caller.
+function orderTerm(column: string, direction: 'asc' | 'desc'): string {
+  return `${column} ${direction} NULLS ${direction === 'asc' ? 'FIRST' : 'LAST'}`;
+}
+
 export class KnexJobRepository implements JobRepository {
   readonly knex: Knex;
   readonly tableName: string;
@@ -127,7 +134,9 @@ export class KnexJobRepository implements JobRepository {
    * queued behind a concurrency limit) locked until their lock expires; releasing them here lets
    * another worker run them at once. Locks of running jobs are left alone: Agenda clears them
    * when the job finishes, and releasing them earlier would let a second worker run the job.
-   * Everything else keeps working, so jobs still finishing can save their state.
+   * Everything else keeps working, so jobs still finishing can save their state. Claims resume
+   * on connect(), which Agenda calls from its constructor only: after stop() or drain(), start
+   * a new Agenda (or call backend.connect()) rather than start() the old one again.
    */
   async releaseClaims(): Promise<void> {
     this.acceptingClaims = false;
@@ -170,10 +179,7 @@ export class KnexJobRepository implements JobRepository {
 
     const total = countOf(await query.clone().count({ count: '*' }));
     const page = query.clone().select('*');
-    for (const [column, direction] of sortColumns(sort)) {
-      // MongoDB orders null before any value; keep that on both databases.
-      page.orderBy(column, direction, direction === 'asc' ? 'first' : 'last');
-    }
+    for (const [column, direction] of sortColumns(sort)) page.orderByRaw(orderTerm(column, direction));
     page.orderBy('id', 'asc');
     if (skip > 0) page.offset(skip);
     if (limit > 0) page.limit(limit);
@@ -368,9 +374,9 @@ export class KnexJobRepository implements JobRepository {
         });
     return this.claim(async () => {
       const next = claimable(this.table().select('id'))
-        // MongoDB's order: earliest first (null first, as in MongoDB), then highest priority;
-        // the id makes ties first-in, first-out.
-        .orderBy('next_run_at', 'asc', 'first')
+        // MongoDB's order: earliest first, then highest priority; the id makes ties
+        // first-in, first-out.
+        .orderByRaw(orderTerm('next_run_at', 'asc'))
         .orderBy('priority', 'desc')
         .orderBy('id', 'asc')
         .limit(1);
