@@ -80,6 +80,10 @@ export function createApp(deps: WebDeps): Express {
   );
   app.use('/static', express.static(publicDirectory, { maxAge: config.env === 'production' ? '1h' : 0, index: false }));
   app.use(healthRoutes(knex));
+  // Browsers ask for it on their own, at any moment: answer before sessions are touched.
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
 
   app.use(sessionMiddleware(config, knex));
   app.use(loadAccount(config, domain.accounts));

@@ -12,11 +12,20 @@ export function viewLocals(generateCsrfToken: (req: Request) => string): Request
     res.locals.csrfToken = () => generateCsrfToken(req);
     res.locals.currentPath = req.path;
     res.locals.user ??= req.account;
-    const messages = req.session?.flash;
-    if (messages && messages.length > 0) {
-      res.locals.flash = messages;
-      delete req.session.flash;
-    } else res.locals.flash = [];
+    // Flash messages are taken out of the session only when a page actually shows them, so a
+    // JSON fetch or a stray request in between cannot swallow them.
+    let shown: FlashMessage[] | undefined;
+    Object.defineProperty(res.locals, 'flash', {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (shown === undefined) {
+          shown = req.session?.flash ?? [];
+          if (req.session?.flash) delete req.session.flash;
+        }
+        return shown;
+      },
+    });
     res.locals.formatDate = (epochMs: number | null | undefined) => formatDate(res, epochMs);
     next();
   };
