@@ -14,7 +14,7 @@ import { errorHandler, notFound } from './middleware/errors.js';
 import { i18nMiddleware } from './middleware/i18n.js';
 import { viewLocals } from './middleware/locals.js';
 import { createRateLimits } from './middleware/rate-limits.js';
-import { sessionMiddleware } from './middleware/session.js';
+import { saveSessionBeforeRedirect, sessionMiddleware } from './middleware/session.js';
 import { authRoutes } from './routes/auth.js';
 import { contactsRoutes } from './routes/contacts.js';
 import { devMailRoutes } from './routes/dev-mail.js';
@@ -86,6 +86,7 @@ export function createApp(deps: WebDeps): Express {
   });
 
   app.use(sessionMiddleware(config, knex));
+  app.use(saveSessionBeforeRedirect);
   app.use(loadAccount(config, domain.accounts));
   app.use(i18nMiddleware(i18n));
   const { csrfSynchronisedProtection, generateToken } = csrfSync({

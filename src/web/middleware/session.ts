@@ -37,3 +37,18 @@ export function sessionMiddleware(config: Config, knex: Knex): RequestHandler {
     },
   });
 }
+
+/**
+ * express-session saves a changed session while the response is being written, so a browser can
+ * follow a redirect's Location header before the save lands and miss what the handler stored (a
+ * login, a flash message). Redirects therefore wait for the session to be saved.
+ */
+export const saveSessionBeforeRedirect: RequestHandler = (req, res, next) => {
+  const redirect = res.redirect.bind(res) as (status: number, url: string) => void;
+  res.redirect = ((statusOrUrl: number | string, maybeUrl?: string) => {
+    const [status, url] = typeof statusOrUrl === 'number' ? [statusOrUrl, maybeUrl as string] : [302, statusOrUrl];
+    if (!req.session) return redirect(status, url);
+    req.session.save((error) => (error ? next(error) : redirect(status, url)));
+  }) as typeof res.redirect;
+  next();
+};
