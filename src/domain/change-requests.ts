@@ -90,6 +90,50 @@ interface RequestRow {
 
 const PAGE_SIZE = 25;
 
+/** Requests per statement in transition(). */
+const TRANSITION_CHUNK = 1000;
+
+/** What loadMany reads per request, in this order (see RequestTuple). */
+const REQUEST_TUPLE = [
+  'r.id', 'r.service_id', 'r.requester_id', 'r.from_account_id', 'r.to_account_id', 'r.roles', 'r.state', 'r.failure_reason',
+  'r.created_at', 'r.expires_at', 'r.decided_at', 's.name', 's.type', 'q.handle', 'f.handle', 't.handle',
+];
+type RequestTuple = [
+  id: number, serviceId: number, requesterId: number, fromId: number, toId: number, roles: string, state: RequestState, failureReason: string | null,
+  createdAt: number, expiresAt: number, decidedAt: number | null, serviceName: string, serviceType: string, requesterHandle: string, fromHandle: string, toHandle: string,
+];
+/** The account details of the requester (q), the outgoing (f) and the incoming (t) account, for transition mails. */
+const PEOPLE_TUPLE = ['q', 'f', 't'].flatMap((alias) => ['email', 'name', 'locale', 'billing_overdue_since'].map((column) => `${alias}.${column}`));
+type PeopleTuple = (string | number | null)[];
+const PARTY_TUPLE = ['p.request_id', 'p.account_id', 'p.decision', 'p.decided_at'];
+type PartyTuple = [requestId: number, accountId: number, decision: 'accept' | 'refuse' | null, decidedAt: number | null];
+
+/**
+ * `IN <idList>` with one parameter, a JSON array of ids: a thousand ids as one value rather than
+ * a thousand parameters to build, bind and parse.
+ */
+function idList(db: Db): string {
+  return db.client.config.client === 'pg'
+    ? '(SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(? AS json)))'
+    : '(SELECT value FROM json_each(?))';
+}
+
+/** An aggregate turning the selected rows into one JSON array of arrays (optionally ordered). */
+function jsonArrayAgg(db: Db, columns: string[], orderBy?: string): string {
+  const order = orderBy ? ` ORDER BY ${orderBy}` : '';
+  return db.client.config.client === 'pg'
+    ? `json_agg(json_build_array(${columns.join(', ')})${order})`
+    : `json_group_array(json_array(${columns.join(', ')})${order})`;
+}
+
+/** The tuples of a jsonArrayAgg query: SQLite answers JSON text, PostgreSQL parsed JSON (or NULL for no rows). */
+function jsonTuples<T>(result: unknown): T[] {
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { list: string | T[] | null }[];
+  const list = rows[0]?.list ?? null;
+  if (list === null) return [];
+  return typeof list === 'string' ? (JSON.parse(list) as T[]) : list;
+}
+
 function parseRoles(value: string): Role[] {
   return ROLES.filter((role) => value.split(',').includes(role));
 }
@@ -226,60 +270,77 @@ export class ChangeRequestService {
     return request;
   }
 
-  private async loadMany(db: Db, ids: number[]): Promise<ChangeRequest[]> {
+  /**
+   * The requests with their parties, in the order of `ids`. With `people`, the requester's, the
+   * outgoing and the incoming account's details are read into it too (transition mails them all),
+   * so no separate account lookup is needed.
+   *
+   * Each of the two queries answers one JSON array of tuples rather than one row object per
+   * request or party: building row objects, column by column, in the database driver cost more
+   * than the queries themselves when a sweep loads thousands of requests.
+   */
+  private async loadMany(db: Db, ids: number[], people?: Map<number, Account>): Promise<ChangeRequest[]> {
     if (ids.length === 0) return [];
-    const rows = (await db('change_requests as r')
-      .join('services as s', 's.id', 'r.service_id')
-      .join('accounts as q', 'q.id', 'r.requester_id')
-      .join('accounts as f', 'f.id', 'r.from_account_id')
-      .join('accounts as t', 't.id', 'r.to_account_id')
-      .whereIn('r.id', ids)
-      .select(
-        'r.*',
-        's.name as service_name',
-        's.type as service_type',
-        'q.handle as requester_handle',
-        'f.handle as from_handle',
-        't.handle as to_handle',
-      )) as (RequestRow & { service_name: string; service_type: string; requester_handle: string; from_handle: string; to_handle: string })[];
-    const parties = (await db('request_parties as p')
-      .join('accounts as a', 'a.id', 'p.account_id')
-      .whereIn('p.request_id', ids)
-      .orderBy('p.id')
-      .select('p.request_id', 'p.account_id', 'a.handle', 'p.decision', 'p.decided_at')) as {
-      request_id: number;
-      account_id: number;
-      handle: string;
-      decision: 'accept' | 'refuse' | null;
-      decided_at: number | null;
-    }[];
-    const byId = new Map(
-      rows.map((row) => [
-        row.id,
-        {
-          id: row.id,
-          serviceId: row.service_id,
-          serviceName: row.service_name,
-          serviceType: row.service_type,
-          roles: parseRoles(row.roles),
-          state: row.state,
-          failureReason: row.failure_reason,
-          requester: { id: row.requester_id, handle: row.requester_handle },
-          from: { id: row.from_account_id, handle: row.from_handle },
-          to: { id: row.to_account_id, handle: row.to_handle },
-          createdAt: Number(row.created_at),
-          expiresAt: Number(row.expires_at),
-          decidedAt: row.decided_at === null ? null : Number(row.decided_at),
-          parties: [] as RequestParty[],
-        } satisfies ChangeRequest,
-      ]),
+    const list = idList(db);
+    const idsJson = JSON.stringify(ids);
+    const requestColumns = [...REQUEST_TUPLE, ...(people ? PEOPLE_TUPLE : [])];
+    const requestRows = jsonTuples<RequestTuple & Partial<PeopleTuple>>(
+      await db.raw(
+        `SELECT ${jsonArrayAgg(db, requestColumns)} AS list
+           FROM change_requests r
+           JOIN services s ON s.id = r.service_id
+           JOIN accounts q ON q.id = r.requester_id
+           JOIN accounts f ON f.id = r.from_account_id
+           JOIN accounts t ON t.id = r.to_account_id
+          WHERE r.id IN ${list}`,
+        [idsJson],
+      ),
     );
-    for (const party of parties) {
-      byId.get(party.request_id)?.parties.push({
-        accountId: party.account_id,
-        handle: party.handle,
-        decision: party.decision,
-        decidedAt: party.decided_at === null ? null : Number(party.decided_at),
+    const partyRows = jsonTuples<PartyTuple>(
+      await db.raw(`SELECT ${jsonArrayAgg(db, PARTY_TUPLE, 'p.id')} AS list FROM request_parties p WHERE p.request_id IN ${list}`, [idsJson]),
+    );
+    const byId = new Map<number, ChangeRequest>();
+    // A party is the requester, the outgoing or the incoming account, whose handles come with the
+    // requests; any other party's handle is looked up.
+    const handles = new Map<number, string>();
+    for (const row of requestRows) {
+      const [id, serviceId, requesterId, fromId, toId, roles, state, failureReason, createdAt, expiresAt, decidedAt, serviceName, serviceType, requesterHandle, fromHandle, toHandle] = row;
+      byId.set(Number(id), {
+        id: Number(id),
+        serviceId: Number(serviceId),
+        serviceName,
+        serviceType,
+        roles: parseRoles(roles),
+        state,
+        failureReason,
+        requester: { id: Number(requesterId), handle: requesterHandle },
+        from: { id: Number(fromId), handle: fromHandle },
+        to: { id: Number(toId), handle: toHandle },
+        createdAt: Number(createdAt),
+        expiresAt: Number(expiresAt),
+        decidedAt: decidedAt === null ? null : Number(decidedAt),
+        parties: [],
+      });
+      handles.set(Number(requesterId), requesterHandle).set(Number(fromId), fromHandle).set(Number(toId), toHandle);
+      if (people) {
+        const details = row.slice(REQUEST_TUPLE.length) as PeopleTuple;
+        [[requesterId, requesterHandle], [fromId, fromHandle], [toId, toHandle]].forEach(([accountId, handle], i) => {
+          if (people.has(Number(accountId))) return;
+          const [email, name, locale, billingOverdueSince] = details.slice(i * 4, i * 4 + 4) as [string, string, string, number | null];
+          people.set(Number(accountId), toAccount({ id: Number(accountId), handle: String(handle), email, name, locale, billing_overdue_since: billingOverdueSince }));
+        });
+      }
+    }
+    const unknown = [...new Set(partyRows.map((party) => Number(party[1])).filter((id) => !handles.has(id)))];
+    if (unknown.length > 0) {
+      for (const row of (await db('accounts').whereIn('id', unknown).select('id', 'handle')) as { id: number; handle: string }[]) handles.set(Number(row.id), row.handle);
+    }
+    for (const [requestId, accountId, decision, decidedAt] of partyRows) {
+      byId.get(Number(requestId))?.parties.push({
+        accountId: Number(accountId),
+        handle: handles.get(Number(accountId)) as string,
+        decision,
+        decidedAt: decidedAt === null ? null : Number(decidedAt),
       });
     }
     return ids.map((id) => byId.get(id)).filter((r): r is ChangeRequest => r !== undefined);
@@ -484,37 +545,36 @@ export class ChangeRequestService {
   ): Promise<ChangeRequest[]> {
     const now = options.now ?? this.deps.now();
     const moved: number[] = [];
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const pending = (await trx('change_requests').whereIn('id', chunk).where('state', 'pending').select('id')) as { id: number }[];
-      const pendingIds = pending.map((row) => row.id);
-      if (pendingIds.length === 0) continue;
-      await trx('change_requests')
-        .whereIn('id', pendingIds)
+    for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
+      const chunk = ids.slice(i, i + TRANSITION_CHUNK);
+      // Conditional on still being pending; RETURNING tells which requests this transaction moved.
+      const changed = (await trx('change_requests')
+        .whereRaw(`id IN ${idList(trx)}`, [JSON.stringify(chunk)])
         .where('state', 'pending')
-        .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null });
-      await trx('request_roles').whereIn('request_id', pendingIds).update({ active: false });
-      await trx('request_parties').whereIn('request_id', pendingIds).whereNotNull('token_hash').update({ token_hash: null });
-      await trx('request_events').insert(
-        pendingIds.map((requestId) => ({
-          request_id: requestId,
-          event: options.event,
-          from_state: 'pending',
-          to_state: to,
-          actor_id: options.actorId,
-          ip: options.ip,
-          at: now,
-        })),
+        .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null }, ['id'])) as { id: number }[];
+      if (changed.length === 0) continue;
+      const changedIds = new Set(changed.map((row) => Number(row.id)));
+      const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
+      const pendingList = JSON.stringify(pendingIds);
+      await trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false });
+      await trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null });
+      // One event per moved request, all alike but for the request: selected rather than sent row by row.
+      await trx.raw(
+        `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
+         SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM change_requests WHERE id IN ${idList(trx)} ORDER BY id`,
+        [options.event, to, options.actorId, options.ip, now, pendingList],
       );
       moved.push(...pendingIds);
     }
-    const requests = await this.loadManyChunked(trx, moved);
     const kind = `request.${to}` as MailKind;
     const actorIds = options.actorId === null ? [] : [options.actorId];
-    const people = await this.accountsById(
-      trx,
-      [...requests.flatMap((r) => [r.requester.id, r.from.id, r.to.id, ...r.parties.map((p) => p.accountId)]), ...actorIds],
-    );
+    // The requester, the outgoing and the incoming account come with the requests (the parties
+    // are among them); the actor and anyone else are looked up.
+    const people = new Map<number, Account>();
+    const requests: ChangeRequest[] = [];
+    for (let i = 0; i < moved.length; i += TRANSITION_CHUNK) requests.push(...(await this.loadMany(trx, moved.slice(i, i + TRANSITION_CHUNK), people)));
+    const others = [...requests.flatMap((r) => r.parties.map((p) => p.accountId)), ...actorIds].filter((id) => !people.has(id));
+    if (others.length > 0) for (const [id, account] of await this.accountsById(trx, others)) people.set(id, account);
     const actorHandle = options.actorId === null ? null : (people.get(options.actorId)?.handle ?? null);
     const intents: MailIntent[] = [];
     for (const request of requests) {
@@ -525,12 +585,6 @@ export class ChangeRequestService {
     }
     await this.deps.outbox.enqueue(trx, intents);
     return requests;
-  }
-
-  private async loadManyChunked(db: Db, ids: number[]): Promise<ChangeRequest[]> {
-    const result: ChangeRequest[] = [];
-    for (let i = 0; i < ids.length; i += 500) result.push(...(await this.loadMany(db, ids.slice(i, i + 500))));
-    return result;
   }
 
   // ---------------------------------------------------------------- resend, cancel

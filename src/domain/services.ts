@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
-import { isRole, isServiceType, ROLES, type Role, type ServiceType } from './roles.js';
+import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
 
 export interface ContactRef {
   id: number;
@@ -163,32 +163,71 @@ export class ServiceCatalog {
     return { ...service, myRoles };
   }
 
+  /**
+   * One page of the services where the account holds a role. The services are read as disjoint
+   * arms, one per role, each excluding what an earlier arm lists (see LIST_ARMS), so that no
+   * de-duplication is needed: the total is the sum of the arms' counts and a page is the merge
+   * of the arms in (name, id) or (type, name, id) order. Each arm is one range of a covering
+   * index (migration 20261124030000), so neither query reads the table; only the page's rows are
+   * then joined with their contacts. Pages past the middle are read from the end (reversed
+   * order, smaller offset), so the deepest page costs no more than the middle one.
+   */
   async listForAccount(accountId: number, query: ServiceListQuery): Promise<ServiceListPage> {
     const { knex } = this.deps;
-    const scope = (builder: Knex.QueryBuilder) => {
-      if (query.role) builder.where(`s.${query.role}_id`, accountId);
-      else builder.where((w) => w.where('s.admin_id', accountId).orWhere('s.tech_id', accountId).orWhere('s.billing_id', accountId));
-      if (query.type) builder.where('s.type', query.type);
-      if (query.q) {
-        const pattern = `%${escapeLike(query.q)}%`;
-        if (knex.client.config.client === 'pg') builder.whereRaw(`s.name ILIKE ? ESCAPE '\\'`, [pattern]);
-        else builder.whereRaw(`s.name LIKE ? ESCAPE '\\'`, [pattern]);
-      }
-      return builder;
-    };
-    const countRow = (await scope(knex('services as s')).count({ n: '*' }).first()) as { n: number | string } | undefined;
-    const total = Number(countRow?.n ?? 0);
+    const postgres = knex.client.config.client === 'pg';
+    const arms = query.role ? [{ column: roleColumn[query.role], earlier: [] }] : LIST_ARMS;
+    const filters: string[] = [];
+    const filterBindings: (string | number)[] = [];
+    if (query.type) {
+      filters.push('type = ?');
+      filterBindings.push(query.type);
+    }
+    if (query.q) {
+      filters.push(`name ${postgres ? 'ILIKE' : 'LIKE'} ? ESCAPE '\\'`);
+      filterBindings.push(`%${escapeLike(query.q)}%`);
+    }
+    const arm = (part: ListArm, columns: string) => ({
+      sql: `SELECT ${columns} FROM services WHERE ${[`${part.column} = ?`, ...part.earlier.map((column) => `${column} <> ?`), ...filters].join(' AND ')}`,
+      bindings: [accountId, ...part.earlier.map(() => accountId), ...filterBindings],
+    });
+
+    const counts = arms.map((part) => arm(part, 'count(*)'));
+    const countRows = rowsOf<Record<string, number | string>>(
+      await knex.raw(`SELECT ${counts.map((count, i) => `(${count.sql}) AS n${i}`).join(', ')}`, counts.flatMap((count) => count.bindings)),
+    );
+    const total = counts.reduce((sum, _count, i) => sum + Number(countRows[0]?.[`n${i}`] ?? 0), 0);
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const page = Math.min(Math.max(1, query.page), pageCount);
-    const ordered = scope(this.joined(knex))
-      .select(ServiceCatalog.COLUMNS)
-      .select(
-        knex.raw('EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active) AS pending'),
-      )
-      .orderBy(query.sort === 'type' ? [{ column: 's.type' }, { column: 's.name' }, { column: 's.id' }] : [{ column: 's.name' }, { column: 's.id' }])
-      .limit(PAGE_SIZE)
-      .offset((page - 1) * PAGE_SIZE);
-    const rows = (await ordered) as JoinedRow[];
+
+    const start = (page - 1) * PAGE_SIZE;
+    const end = Math.min(start + PAGE_SIZE, total);
+    let rows: JoinedRow[] = [];
+    if (end > start) {
+      const reverse = start > total - end;
+      const order = query.sort === 'type' ? ['type', 'name', 'id'] : ['name', 'id'];
+      const direction = reverse ? 'DESC' : 'ASC';
+      const orderBy = `ORDER BY ${order.map((column) => `${column} ${direction}`).join(', ')}`;
+      // SQLite merges the arms of a compound SELECT in the ORDER BY's order by itself; PostgreSQL
+      // only merges them (Merge Append) when each arm is a subquery with that order.
+      const parts = arms.map((part) => {
+        const { sql, bindings } = arm(part, 'id, name, type');
+        return { sql: postgres && arms.length > 1 ? `(${sql} ${orderBy})` : sql, bindings };
+      });
+      rows = rowsOf<JoinedRow>(
+        await knex.raw(
+          `SELECT s.id, s.name, s.type, s.admin_id, s.tech_id, s.billing_id,
+                  a.handle AS admin_handle, t.handle AS tech_handle, b.handle AS billing_handle,
+                  EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active) AS pending
+             FROM (${parts.map((part) => part.sql).join(' UNION ALL ')} ${orderBy} LIMIT ? OFFSET ?) AS p
+             JOIN services s ON s.id = p.id
+             JOIN accounts a ON a.id = s.admin_id
+             JOIN accounts t ON t.id = s.tech_id
+             JOIN accounts b ON b.id = s.billing_id
+            ORDER BY ${order.map((column) => `p.${column}`).join(', ')}`,
+          [...parts.flatMap((part) => part.bindings), end - start, reverse ? total - end : start],
+        ),
+      );
+    }
     return {
       rows: rows.map((row) => {
         const service = toService(row);
@@ -200,6 +239,23 @@ export class ServiceCatalog {
       pageSize: PAGE_SIZE,
     };
   }
+}
+
+interface ListArm {
+  column: string;
+  earlier: string[];
+}
+
+/** The arms of the contacts list: each role's services, minus those an earlier role already lists. */
+const LIST_ARMS: ListArm[] = [
+  { column: 'admin_id', earlier: [] },
+  { column: 'tech_id', earlier: ['admin_id'] },
+  { column: 'billing_id', earlier: ['admin_id', 'tech_id'] },
+];
+
+/** knex.raw answers rows on SQLite and a result with `rows` on PostgreSQL. */
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
 export function parseListQuery(raw: Record<string, unknown>): ServiceListQuery {

@@ -53,6 +53,15 @@ interface OutboxRow {
   claimed_until: number;
 }
 
+/**
+ * Rows claimed per round and mails in flight at once, unless the caller says otherwise. The worker
+ * process tests rely on these bounds (rows left leased by a crash, mails finishing after SIGTERM).
+ */
+export const DEFAULT_BATCH_SIZE = 50;
+export const DEFAULT_CONCURRENCY = 5;
+/** At most this many sent mails wait for their "sent" UPDATE (what a crash may send twice). */
+const SENT_FLUSH_EVERY = 10;
+
 export const MIN_BACKOFF_MS = 1_000;
 export const MAX_BACKOFF_MS = 10 * 60_000;
 
@@ -103,8 +112,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { knex, transport, renderer, workerId } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const batchSize = deps.batchSize ?? 50;
-  const concurrency = Math.max(1, deps.concurrency ?? 5);
+  const batchSize = deps.batchSize ?? DEFAULT_BATCH_SIZE;
+  const concurrency = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY);
   const leaseMs = deps.leaseMs ?? 60_000;
   // 12 attempts span roughly half an hour to an hour of backoff: an SMTP outage of that length loses nothing.
   const maxAttempts = deps.maxAttempts ?? 12;
@@ -198,8 +207,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const rows = await claim();
     if (rows.length === 0) return result;
 
-    // "sent" updates are batched: one UPDATE per `concurrency` mails rather than one per mail,
-    // but often enough that a crash resends only a handful.
+    // "sent" updates are batched: one UPDATE per SENT_FLUSH_EVERY mails rather than one per mail,
+    // but often enough that a crash resends only a handful. They run one after the other in the
+    // background: a runner goes on with its next mail instead of waiting for the UPDATE.
     let unmarked: number[] = [];
     let flushing = Promise.resolve();
     const flush = (): Promise<void> => {
@@ -241,7 +251,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         result.sent += 1;
         logger.info({ outboxId: row.id, kind: row.kind, attempts: Number(row.attempts) + 1 }, 'mail sent');
         unmarked.push(row.id);
-        if (unmarked.length >= concurrency) await flush();
+        if (unmarked.length >= SENT_FLUSH_EVERY) void flush();
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, rows.length) }, runner));
