@@ -10,6 +10,35 @@
     return id ? doc.getElementById(id) : null;
   }
 
+  function describedBy(input, id, present) {
+    var ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(function (item) {
+      return item && item !== id;
+    });
+    if (present) ids.push(id);
+    if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
+    else input.removeAttribute('aria-describedby');
+  }
+
+  // Same markup as views/partials/text-field.ejs: <p class="field-error" id="field-x-error"> before the input.
+  function showFieldError(input, message) {
+    var id = input.id + '-error';
+    var error = byId(id);
+    if (message) {
+      if (!error) {
+        error = doc.createElement('p');
+        error.className = 'field-error';
+        error.id = id;
+        input.parentNode.insertBefore(error, input);
+      }
+      error.textContent = message;
+      input.setAttribute('aria-invalid', 'true');
+    } else {
+      if (error) error.remove();
+      input.removeAttribute('aria-invalid');
+    }
+    describedBy(input, id, Boolean(message));
+  }
+
   function parseHtml(html) {
     return new window.DOMParser().parseFromString(html, 'text/html');
   }
@@ -187,35 +216,6 @@
         return '';
       }
       return pattern.test(value) ? '' : form.getAttribute('data-msg-format') || '';
-    }
-
-    function describedBy(input, id, present) {
-      var ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(function (item) {
-        return item && item !== id;
-      });
-      if (present) ids.push(id);
-      if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
-      else input.removeAttribute('aria-describedby');
-    }
-
-    // Same markup as views/partials/text-field.ejs: <p class="field-error" id="field-x-error"> before the input.
-    function showFieldError(input, message) {
-      var id = input.id + '-error';
-      var error = byId(id);
-      if (message) {
-        if (!error) {
-          error = doc.createElement('p');
-          error.className = 'field-error';
-          error.id = id;
-          input.parentNode.insertBefore(error, input);
-        }
-        error.textContent = message;
-        input.setAttribute('aria-invalid', 'true');
-      } else {
-        if (error) error.remove();
-        input.removeAttribute('aria-invalid');
-      }
-      describedBy(input, id, Boolean(message));
     }
 
     // Same markup as views/partials/error-summary.ejs.
@@ -398,19 +398,7 @@
     function showTokenError(form, message) {
       var input = form.querySelector('input[name="token"]');
       if (!input) return;
-      var id = input.id + '-error';
-      var error = byId(id);
-      if (!error) {
-        error = doc.createElement('p');
-        error.className = 'field-error';
-        error.id = id;
-        input.parentNode.insertBefore(error, input);
-      }
-      error.textContent = message;
-      input.setAttribute('aria-invalid', 'true');
-      var ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
-      if (ids.indexOf(id) < 0) ids.push(id);
-      input.setAttribute('aria-describedby', ids.join(' '));
+      showFieldError(input, message);
       input.focus();
     }
 
