@@ -6,7 +6,7 @@
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { cpuSeconds, freePort, LOAD_SECONDS, progress, result, rssSampler, spawnTs, stopChild, waitForHttp } from './lib.js';
+import { cpuSeconds, freePort, LOAD_SECONDS, progress, result, rssSampler, spawnTs, stopChild, waitForHttp, runIfMain } from './lib.js';
 import type { SeedInfo } from './seed-large.js';
 
 export const CONNECTIONS = 20;
@@ -183,12 +183,4 @@ async function main(): Promise<void> {
   await benchContactsPage(url, JSON.parse(seed) as SeedInfo);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -8,7 +8,7 @@
 import type { Knex } from 'knex';
 import { migrateLatest } from '../src/db/knex.js';
 import { createDomain } from '../src/domain/index.js';
-import { createBenchDatabase, existingDatabase, exited, progress, result, rssMb, rssSampler, scaled, spawnTs } from './lib.js';
+import { createBenchDatabase, existingDatabase, exited, progress, result, rssMb, rssSampler, scaled, spawnTs, runIfMain } from './lib.js';
 import { seedLarge, insertPendingRequests, type PendingRequestInput } from './seed-large.js';
 
 const DAY = 24 * 3600_000;
@@ -138,12 +138,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -19,7 +19,7 @@ import { createDispatcher, DEFAULT_CONCURRENCY } from '../src/mail/dispatcher.js
 import { createMailRenderer } from '../src/mail/render.js';
 import { createTransport, messageIdFor } from '../src/mail/transport.js';
 import { drainOutbox } from '../src/worker/jobs.js';
-import { createBenchDatabase, existingDatabase, progress, result, ROOT, rssSampler, scaled } from './lib.js';
+import { createBenchDatabase, existingDatabase, progress, result, ROOT, rssSampler, scaled, runIfMain } from './lib.js';
 import { bulkInsert, batchSize, handleOf } from './seed-large.js';
 
 const PUBLIC_URL = 'https://contacts.example.com';
@@ -244,12 +244,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);
