@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
+import { canonicalTimeZone } from './domain/time-zones.js';
 
 export type DatabaseClient = 'sqlite3' | 'pg';
 
@@ -18,6 +19,8 @@ export interface Config {
   readonly smtpUrl: string | undefined;
   readonly mongodbUrl: string | undefined;
   readonly handleSuffix: string;
+  /** IANA zone of the dates shown to readers who chose none (and of their mail). */
+  readonly defaultTimeZone: string;
   readonly requestTtlMs: number;
   readonly expireEveryMs: number;
   readonly remindBeforeMs: number;
@@ -35,6 +38,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** DEFAULT_TIME_ZONE when unset: the provider's customers are mostly in Portugal. */
+export const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
 
 function duration(env: Env, name: string, fallback: string): number {
   const raw = env[name] ?? fallback;
@@ -65,6 +71,13 @@ function url(name: string, raw: string, protocols: string[]): string {
     throw new ConfigError(`${name}="${raw}" must start with ${protocols.map((p) => p + '//').join(' or ')}.`);
   }
   return raw;
+}
+
+function timeZone(env: Env, name: string, fallback: string): string {
+  const raw = env[name] ?? fallback;
+  const zone = canonicalTimeZone(raw);
+  if (!zone) throw new ConfigError(`${name}="${raw}" is not a time zone Node.js knows; use an IANA name such as "Europe/Lisbon" or "UTC".`);
+  return zone;
 }
 
 function databaseClientOf(databaseUrl: string): DatabaseClient {
@@ -132,6 +145,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     smtpUrl,
     mongodbUrl,
     handleSuffix,
+    defaultTimeZone: timeZone(env, 'DEFAULT_TIME_ZONE', DEFAULT_TIME_ZONE),
     requestTtlMs: duration(env, 'REQUEST_TTL', '7 days'),
     expireEveryMs: duration(env, 'EXPIRE_EVERY', '1 minute'),
     remindBeforeMs: duration(env, 'REMIND_BEFORE', '1 day'),

@@ -19,6 +19,7 @@ describe('config', () => {
     assert.equal(config.requestTtlMs, 7 * 24 * 3600_000);
     assert.equal(config.expireEveryMs, 60_000);
     assert.equal(config.smtpUrl, undefined);
+    assert.equal(config.defaultTimeZone, 'Europe/Lisbon');
     assert.ok(config.sessionSecret.length >= 32);
     assert.equal(loadConfig(base).sessionSecret, config.sessionSecret, 'the development secret is kept under var/');
     assert.ok(Object.isFrozen(config));
@@ -37,6 +38,7 @@ describe('config', () => {
       REQUEST_TTL: '3 days',
       EXPIRE_EVERY: '90 seconds',
       TRUST_PROXY: '2',
+      DEFAULT_TIME_ZONE: 'Asia/Tokyo',
     });
     assert.equal(config.port, 8080);
     assert.equal(config.publicUrl, 'https://contacts.example.com');
@@ -46,6 +48,12 @@ describe('config', () => {
     assert.equal(config.expireEveryMs, 90_000);
     assert.equal(config.trustProxy, 2);
     assert.equal(config.mongodbUrl, 'mongodb://mongo/agenda');
+    assert.equal(config.defaultTimeZone, 'Asia/Tokyo');
+  });
+
+  it('takes any zone Intl knows as DEFAULT_TIME_ZONE, also aliases missing from its list, by their canonical name', () => {
+    assert.equal(loadConfig({ ...base, DEFAULT_TIME_ZONE: 'UTC' }).defaultTimeZone, 'UTC');
+    assert.equal(loadConfig({ ...base, DEFAULT_TIME_ZONE: 'america/new_york' }).defaultTimeZone, 'America/New_York');
   });
 
   const bad: [Record<string, string>, RegExp][] = [
@@ -62,6 +70,9 @@ describe('config', () => {
     [{ NODE_ENV: 'staging' }, /NODE_ENV="staging"/],
     [{ TRUST_PROXY: 'true' }, /TRUST_PROXY="true" must be a whole number/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud"/],
+    [{ DEFAULT_TIME_ZONE: 'Mars/Olympus_Mons' }, /DEFAULT_TIME_ZONE="Mars\/Olympus_Mons" is not a time zone Node.js knows; use an IANA name such as "Europe\/Lisbon"/],
+    [{ DEFAULT_TIME_ZONE: '+01:00' }, /DEFAULT_TIME_ZONE="\+01:00" is not a time zone/],
+    [{ DEFAULT_TIME_ZONE: 'Lisbon' }, /DEFAULT_TIME_ZONE="Lisbon" is not a time zone/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} with a clear message`, () => {
