@@ -5,6 +5,7 @@ import { ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { isLocale, type Locale } from './roles.js';
+import { canonicalTimeZone } from './time-zones.js';
 
 export interface Account {
   id: number;
@@ -13,6 +14,8 @@ export interface Account {
   name: string;
   locale: Locale;
   billingOverdueSince: number | null;
+  /** The IANA zone the account reads dates in; null = automatic (the browser's, else the default). */
+  timeZone: string | null;
 }
 
 interface AccountRow {
@@ -23,9 +26,10 @@ interface AccountRow {
   locale: string;
   password_hash: string;
   billing_overdue_since: number | null;
+  time_zone: string | null;
 }
 
-export const ACCOUNT_COLUMNS = ['id', 'handle', 'email', 'name', 'locale', 'billing_overdue_since'] as const;
+export const ACCOUNT_COLUMNS = ['id', 'handle', 'email', 'name', 'locale', 'billing_overdue_since', 'time_zone'] as const;
 
 export function toAccount(row: Omit<AccountRow, 'password_hash'>): Account {
   return {
@@ -35,6 +39,8 @@ export function toAccount(row: Omit<AccountRow, 'password_hash'>): Account {
     name: row.name,
     locale: isLocale(row.locale) ? row.locale : 'en',
     billingOverdueSince: row.billing_overdue_since === null ? null : Number(row.billing_overdue_since),
+    // A zone this runtime no longer knows (after an upgrade of its time-zone data) reads as automatic.
+    timeZone: row.time_zone ? (canonicalTimeZone(row.time_zone) ?? null) : null,
   };
 }
 
@@ -181,6 +187,24 @@ export class AccountService {
       await trx('accounts').where({ id: accountId }).update({ password_hash: hash, updated_at: at });
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.password', ip: audit.ip, at });
     });
+  }
+
+  /**
+   * Sets the zone the account reads dates in (pages and mail): an IANA name Intl knows, stored as
+   * Intl names it, or '' (or null) for automatic. Audited like the other profile changes.
+   */
+  async changeTimeZone(accountId: number, rawZone: unknown, audit: AuditContext): Promise<Account> {
+    let timeZone: string | null = null;
+    if (rawZone !== '' && rawZone !== null) {
+      timeZone = canonicalTimeZone(rawZone) ?? null;
+      if (timeZone === null) throw new ValidationError({ timeZone: { key: 'errors.timeZone' } });
+    }
+    const at = this.deps.now();
+    await this.deps.knex.transaction(async (trx) => {
+      await trx('accounts').where({ id: accountId }).update({ time_zone: timeZone, updated_at: at });
+      await trx('audit_log').insert({ account_id: accountId, action: 'profile.timeZone', ip: audit.ip, detail: JSON.stringify({ timeZone }), at });
+    });
+    return (await this.findById(accountId)) as Account;
   }
 
   async changeLocale(accountId: number, locale: unknown): Promise<void> {

@@ -103,7 +103,9 @@ type RequestTuple = [
   createdAt: number, expiresAt: number, decidedAt: number | null, serviceName: string, serviceType: string, requesterHandle: string, fromHandle: string, toHandle: string,
 ];
 /** The account details of the requester (q), the outgoing (f) and the incoming (t) account, for transition mails. */
-const PEOPLE_TUPLE = ['q', 'f', 't'].flatMap((alias) => ['email', 'name', 'locale', 'billing_overdue_since'].map((column) => `${alias}.${column}`));
+const PERSON_COLUMNS = ['email', 'name', 'locale', 'billing_overdue_since', 'time_zone'] as const;
+type PersonTuple = [email: string, name: string, locale: string, billingOverdueSince: number | null, timeZone: string | null];
+const PEOPLE_TUPLE = ['q', 'f', 't'].flatMap((alias) => PERSON_COLUMNS.map((column) => `${alias}.${column}`));
 type PeopleTuple = (string | number | null)[];
 const PARTY_TUPLE = ['p.request_id', 'p.account_id', 'p.decision', 'p.decided_at'];
 type PartyTuple = [requestId: number, accountId: number, decision: 'accept' | 'refuse' | null, decidedAt: number | null];
@@ -326,8 +328,12 @@ export class ChangeRequestService {
         const details = row.slice(REQUEST_TUPLE.length) as PeopleTuple;
         [[requesterId, requesterHandle], [fromId, fromHandle], [toId, toHandle]].forEach(([accountId, handle], i) => {
           if (people.has(Number(accountId))) return;
-          const [email, name, locale, billingOverdueSince] = details.slice(i * 4, i * 4 + 4) as [string, string, string, number | null];
-          people.set(Number(accountId), toAccount({ id: Number(accountId), handle: String(handle), email, name, locale, billing_overdue_since: billingOverdueSince }));
+          const width = PERSON_COLUMNS.length;
+          const [email, name, locale, billingOverdueSince, timeZone] = details.slice(i * width, (i + 1) * width) as PersonTuple;
+          people.set(
+            Number(accountId),
+            toAccount({ id: Number(accountId), handle: String(handle), email, name, locale, billing_overdue_since: billingOverdueSince, time_zone: timeZone }),
+          );
         });
       }
     }

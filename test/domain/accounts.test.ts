@@ -153,6 +153,45 @@ describe('domain: accounts', () => {
     await rejectsField(f.domain.accounts.setBillingStatus('zz999999-ovh', true), 'handle', 'errors.handle.unknown');
   });
 
+  it('changes the time zone to one Intl knows, or back to automatic, and audits it', async () => {
+    const account = await f.account();
+    assert.equal(account.timeZone, null, 'automatic by default');
+    const audits = async () =>
+      (await f.knex('audit_log').where({ account_id: account.id }).orderBy('id').select('action', 'ip', 'detail')) as { action: string; ip: string; detail: string }[];
+
+    for (const zone of ['Mars/Olympus_Mons', '+01:00', 'Lisbon', 'Europe/Lisbon ', 'x'.repeat(65), 'Europe/../etc', 42, undefined, {}]) {
+      await rejectsField(f.domain.accounts.changeTimeZone(account.id, zone, CTX), 'timeZone', 'errors.timeZone');
+    }
+    assert.equal((await f.domain.accounts.findById(account.id))?.timeZone, null);
+    assert.deepEqual(await audits(), [], 'refusals change and audit nothing');
+
+    assert.equal((await f.domain.accounts.changeTimeZone(account.id, 'Asia/Tokyo', CTX)).timeZone, 'Asia/Tokyo');
+    assert.equal((await f.domain.accounts.findById(account.id))?.timeZone, 'Asia/Tokyo');
+    // Stored as Intl names it; names Intl knows without listing them (UTC) are fine too.
+    assert.equal((await f.domain.accounts.changeTimeZone(account.id, 'america/new_york', CTX)).timeZone, 'America/New_York');
+    assert.equal((await f.domain.accounts.changeTimeZone(account.id, 'UTC', CTX)).timeZone, 'UTC');
+    assert.equal((await f.domain.accounts.changeTimeZone(account.id, '', CTX)).timeZone, null, 'empty = automatic');
+    const row = (await f.knex('accounts').where({ id: account.id }).first('time_zone')) as { time_zone: string | null };
+    assert.equal(row.time_zone, null);
+    assert.deepEqual(
+      (await audits()).map((entry) => [entry.action, entry.ip, JSON.parse(entry.detail) as unknown]),
+      [
+        ['profile.timeZone', CTX.ip, { timeZone: 'Asia/Tokyo' }],
+        ['profile.timeZone', CTX.ip, { timeZone: 'America/New_York' }],
+        ['profile.timeZone', CTX.ip, { timeZone: 'UTC' }],
+        ['profile.timeZone', CTX.ip, { timeZone: null }],
+      ],
+    );
+  });
+
+  it('reads a stored zone this runtime does not know as automatic', async () => {
+    const account = await f.account();
+    await f.knex('accounts').where({ id: account.id }).update({ time_zone: 'Atlantis/Capital' });
+    assert.equal((await f.domain.accounts.findById(account.id))?.timeZone, null);
+    await f.knex('accounts').where({ id: account.id }).update({ time_zone: 'Europe/Lisbon' });
+    assert.equal((await f.domain.accounts.findByHandle(account.handle))?.timeZone, 'Europe/Lisbon');
+  });
+
   it('changes the locale to a supported one only', async () => {
     const account = await f.account();
     await f.domain.accounts.changeLocale(account.id, 'pt');
