@@ -57,6 +57,31 @@
     }
   }
 
+  // --------------------------------------------------------------- dates in the browser's time zone
+
+  // The server writes dates in the reader's chosen zone or, when the reader chose none, in the
+  // default zone, marking those with data-local (the Intl locale of the page's language). These are
+  // shown in the browser's own zone instead, with the same options as PAGE_DATE_OPTIONS in
+  // src/i18n/dates.ts (a test keeps the two equal). The datetime attribute is the moment, in UTC.
+  var DATE_OPTIONS = { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' };
+  var dateFormats = {};
+
+  function showLocalTimes(root) {
+    if (!window.Intl || typeof window.Intl.DateTimeFormat !== 'function') return;
+    Array.prototype.forEach.call(root.querySelectorAll('time[data-local]'), function (time) {
+      var at = new Date(time.getAttribute('datetime') || '');
+      if (isNaN(at.getTime())) return;
+      var locale = time.getAttribute('data-local') || doc.documentElement.lang || 'en';
+      try {
+        if (!dateFormats[locale]) dateFormats[locale] = new window.Intl.DateTimeFormat(locale, DATE_OPTIONS);
+        time.textContent = dateFormats[locale].format(at);
+      } catch {
+        // A locale or zone this browser does not know: the server's text stays.
+      }
+    });
+  }
+  showLocalTimes(doc);
+
   // --------------------------------------------------------------- error summary
 
   // Move focus to the error summary of a failed form, so screen readers announce it.
@@ -301,6 +326,7 @@
     }
     var stateLabels = labels.states || {};
     var decisionLabels = labels.decisions || {};
+    var decidedLabel = labels.decided || '';
     var changedTemplate = table.getAttribute('data-msg-changed') || '';
     var flash = byId('flash');
     // Poll for a short while only: about a minute and a half in all, slower and slower.
@@ -361,8 +387,23 @@
         // Deciding, resending and cancelling only apply to pending requests.
         var actions = row.querySelector('.row-actions');
         if (actions) actions.textContent = '';
+        showDecided(row, data.decidedAt);
       }
       announce([notice(fill(changedTemplate, { id: row.getAttribute('data-request-id'), state: label }))]);
+    }
+
+    // Once a request left pending, its row says when it was decided instead of when it expires, as the
+    // server renders it (same markup as views/partials/time.ejs, from the state's decidedAt).
+    function showDecided(row, decidedAt) {
+      var cell = row.querySelector('[data-field="deadline"]');
+      if (!cell || !decidedAt || !decidedAt.datetime) return;
+      var time = doc.createElement('time');
+      time.setAttribute('datetime', decidedAt.datetime);
+      if (decidedAt.local) time.setAttribute('data-local', decidedAt.local);
+      time.textContent = decidedAt.text || '';
+      cell.textContent = decidedLabel + ' ';
+      cell.appendChild(time);
+      showLocalTimes(cell);
     }
 
     function poll(row, step) {

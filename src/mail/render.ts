@@ -6,14 +6,18 @@ import type { i18n as I18n, TFunction } from 'i18next';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_TIME_ZONE } from '../config.js';
 import { MAIL_KINDS, type MailKind, type RequestMailPayload } from '../domain/outbox.js';
 import { isRole, type Role } from '../domain/roles.js';
-import { formatDateTime } from '../i18n/dates.js';
+import { canonicalTimeZone } from '../domain/time-zones.js';
+import { formatDateTime, timeZoneName } from '../i18n/dates.js';
 import { languageOfLocale, type Language } from '../i18n/index.js';
 
 export interface RenderableMail {
   kind: string;
   locale: string;
+  /** The recipient's zone when the mail was queued; null or absent = the default zone. */
+  time_zone?: string | null;
   /** The outbox `payload` column (JSON text) or the already parsed payload. */
   payload: string | RequestMailPayload;
   recipient_name: string;
@@ -132,6 +136,11 @@ export interface MailRendererDeps {
   i18n: I18n;
   /** PUBLIC_URL: the only source of the links in a mail. */
   publicUrl: string;
+  /**
+   * DEFAULT_TIME_ZONE: the zone of the dates in mail to recipients who chose none. Defaults to the
+   * configuration's default for callers that predate it.
+   */
+  defaultTimeZone?: string;
 }
 
 export function confirmUrl(publicUrl: string, requestId: number, token: string): string {
@@ -140,6 +149,7 @@ export function confirmUrl(publicUrl: string, requestId: number, token: string):
 
 export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
+  const defaultTimeZone = deps.defaultTimeZone ?? DEFAULT_TIME_ZONE;
   const translators = new Map<Language, TFunction>();
   const listFormats = new Map<Language, Intl.ListFormat>();
 
@@ -152,8 +162,9 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     return t;
   }
 
-  function formatDate(language: Language, epochMs: number): string {
-    return translatorOf(language)('mail.dateInZone', { date: formatDateTime(language, epochMs, 'long') });
+  /** "24 November 2026 at 10:15 (Western European Time)": the zone is always named. */
+  function formatDate(language: Language, epochMs: number, timeZone: string): string {
+    return translatorOf(language)('mail.dateInZone', { date: formatDateTime(language, epochMs, timeZone, 'mail'), zone: timeZoneName(language, timeZone, epochMs) });
   }
 
   function formatList(language: Language, items: string[]): string {
@@ -165,13 +176,13 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     return format.format(items);
   }
 
-  function model(kind: MailKind, language: Language, payload: RequestMailPayload, recipientName: string): MailModel {
+  function model(kind: MailKind, language: Language, timeZone: string, payload: RequestMailPayload, recipientName: string): MailModel {
     const t = translatorOf(language);
     const key = `mail.kinds.${kind.slice('request.'.length)}`;
     const app = t('app.name');
     const page = t('nav.requests');
     const service = payload.serviceName;
-    const expires = formatDate(language, payload.expiresAt);
+    const expires = formatDate(language, payload.expiresAt, timeZone);
     const parties = formatList(language, payload.partyHandles);
     const roles = formatList(
       language,
@@ -241,7 +252,9 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
       const language = languageOfLocale(row.locale);
       const payload = parsePayload(row.payload);
       const recipientName = SAFE_TEXT.test(row.recipient_name) ? row.recipient_name.trim() : '';
-      const m = model(row.kind, language, payload, recipientName);
+      // A zone this runtime does not know (time-zone data changed since) falls back to the default.
+      const timeZone = (row.time_zone && canonicalTimeZone(row.time_zone)) || defaultTimeZone;
+      const m = model(row.kind, language, timeZone, payload, recipientName);
       const text = template('mail.text.ejs')(m)
         .replace(/[ \t]+$/gm, '')
         .replace(/\n{3,}/g, '\n\n')

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const workerId = `${hostname()}:${process.pid}`;
   const domain = createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const transport = createTransport(config, { logger });
-  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: config.publicUrl });
+  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: config.publicUrl, defaultTimeZone: config.defaultTimeZone });
   const dispatcher = createDispatcher({ knex, transport, renderer, logger, workerId });
 
   const agenda = new Agenda({

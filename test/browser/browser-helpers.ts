@@ -62,7 +62,7 @@ export async function startBrowserApp(): Promise<BrowserApp> {
   const dispatcher: Dispatcher = createDispatcher({
     knex: t.db.knex,
     transport: createTransport(t.config, { logger }),
-    renderer: createMailRenderer({ i18n: createI18n(), publicUrl: t.config.publicUrl }),
+    renderer: createMailRenderer({ i18n: createI18n(), publicUrl: t.config.publicUrl, defaultTimeZone: t.config.defaultTimeZone }),
     logger,
     workerId: `browser-test:${process.pid}`,
   });

@@ -173,6 +173,7 @@ describe('browser: progressive enhancement', function () {
       assert.match(mine.headers()['content-type'] ?? '', /^application\/json/);
       assert.deepEqual(await mine.json(), {
         state: 'pending',
+        decidedAt: null,
         parties: [
           { handle: c.admin.handle, decision: null },
           { handle: c.newcomer.handle, decision: null },
@@ -235,6 +236,12 @@ describe('browser: progressive enhancement', function () {
       await page.waitForSelector(`tr[data-request-id="${id}"][data-state="done"]`, { timeout: 15_000 });
       assert.equal(await text(page, `tr[data-request-id="${id}"] [data-field="state"]`), 'Done');
       assert.equal(await text(page, '#flash'), `Request #${id} is now: Done.`);
+      // Its dates say when it was decided rather than when it would have expired, in the browser's zone.
+      const decided = (await app.t.db.knex('change_requests').where({ id: Number(id) }).first('decided_at')) as { decided_at: number };
+      const time = row.locator('[data-field="deadline"] time');
+      assert.equal(await time.getAttribute('datetime'), new Date(Number(decided.decided_at)).toISOString());
+      assert.equal(await time.getAttribute('data-local'), 'en-GB');
+      assert.match(await text(page, `tr[data-request-id="${id}"] [data-field="deadline"]`), /^decided \d{1,2} \w{3,4} \d{4}, \d\d:\d\d \S+$/);
       assert.ok(await isSamePage(page), 'the page was reloaded');
     });
 

@@ -40,7 +40,11 @@ describe('browser: language', function () {
     // A request, and its dates in English.
     await requestChange(page, c.service.id, 'tech', c.newcomer.handle);
     const request = (await app.t.db.knex('change_requests').where({ service_id: c.service.id }).first('id', 'created_at')) as { id: number; created_at: number };
-    const format = (locale: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/Lisbon' }).format(new Date(Number(request.created_at)));
+    // JavaScript is off: the server's text, in the default zone (Lisbon), with the zone's short name.
+    const format = (locale: string) =>
+      new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short', timeZone: 'Europe/Lisbon' }).format(
+        new Date(Number(request.created_at)),
+      );
     await page.goto(`/requests/${request.id}`);
     assert.match(await text(page, 'dl.summary'), new RegExp(`Created\\s*${format('en-GB')}`));
 

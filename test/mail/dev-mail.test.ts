@@ -8,7 +8,7 @@ import supertest from 'supertest';
 import { createI18n, type Language } from '../../src/i18n/index.js';
 import { createMailRenderer } from '../../src/mail/render.js';
 import { createTransport } from '../../src/mail/transport.js';
-import { formatDate } from '../../src/web/middleware/locals.js';
+import { useReaderTimeZone } from '../../src/web/middleware/locals.js';
 import { DEV_MAIL_PAGE_SIZE, devMailRoutes, linkify } from '../../src/web/routes/dev-mail.js';
 import { payload, PUBLIC_URL, TOKEN } from './mail-helpers.js';
 
@@ -29,7 +29,7 @@ function devApp(mailDir: string, language: Language = 'en'): Express {
     res.locals.csrfToken = () => 'test-csrf-token';
     res.locals.flash = [];
     res.locals.currentPath = req.path;
-    res.locals.formatDate = (epochMs: number) => formatDate(res, epochMs);
+    useReaderTimeZone(res, null, 'Europe/Lisbon');
     next();
   });
   app.use(devMailRoutes({ mailDir }));
@@ -84,8 +84,8 @@ describe('mail: development mailbox', () => {
     assert.match(response.text, /user3@example\.test/);
     assert.match(response.text, /3 messages/);
     assert.doesNotMatch(response.text, /notes\.txt|\.tmp/);
-    // Dates in the reader's language, Lisbon time.
-    assert.match(response.text, /21 Sept 2026, 15:13|21 Sep 2026, 15:13/);
+    // Dates in the reader's language and the default zone, as <time> elements the browser may show in its own zone.
+    assert.match(response.text, /<time datetime="2026-09-21T14:13:22\.000Z" data-local="en-GB">21 Sept? 2026, 15:13 WEST<\/time>/);
   });
 
   it('shows one mail with its headers and clickable links in the text part', async () => {

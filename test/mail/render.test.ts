@@ -86,11 +86,25 @@ describe('mail: renderer', () => {
     assert.deepEqual(keysOf(pt.devMail).sort(), keysOf(en.devMail).sort(), 'same devMail keys in both languages');
   });
 
-  it('shows dates in Lisbon time (summer and winter)', () => {
+  it('shows dates in the default zone, Lisbon unless configured, and names the zone (summer and winter)', () => {
     const summer = renderer.render(row('request.confirm', 'en', { expiresAt: Date.UTC(2026, 6, 1, 12, 0) }));
-    assert.match(summer.text, /1 July 2026 at 13:00 \(Lisbon time\)/);
+    assert.match(summer.text, /1 July 2026 at 13:00 \(Western European Time\)/);
     const winter = renderer.render(row('request.confirm', 'pt', { expiresAt: Date.UTC(2026, 0, 15, 12, 0) }));
-    assert.match(winter.text, /15 de janeiro de 2026.*12:00 \(hora de Lisboa\)/);
+    assert.match(winter.text, /15 de janeiro de 2026.*12:00 \(Hora da Europa Ocidental\)/);
+    const newYork = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: 'America/New_York' });
+    assert.match(newYork.render(row('request.confirm', 'en', { expiresAt: Date.UTC(2026, 6, 1, 12, 0) })).text, /1 July 2026 at 08:00 \(Eastern Time\)/);
+  });
+
+  it('shows dates in the zone the recipient chose, stored with the mail', () => {
+    const tokyo = { ...row('request.confirm', 'en', { expiresAt: Date.UTC(2026, 6, 1, 12, 0) }), time_zone: 'Asia/Tokyo' };
+    const mail = renderer.render(tokyo);
+    assert.match(mail.text, /Expires: 1 July 2026 at 21:00 \(Japan Standard Time\)/);
+    assert.match(mail.html, /1 July 2026 at 21:00 \(Japan Standard Time\)/);
+    assert.match(renderer.render({ ...tokyo, locale: 'pt' }).text, /1 de julho de 2026.*21:00 \(Hora padrão do Japão\)/);
+    // A zone Intl has no generic name for is named by its IANA name; an unknown one falls back to the default.
+    assert.match(renderer.render({ ...tokyo, time_zone: 'UTC' }).text, /1 July 2026 at 12:00 \(UTC\)/);
+    assert.match(renderer.render({ ...tokyo, time_zone: 'Mars/Olympus_Mons' }).text, /1 July 2026 at 13:00 \(Western European Time\)/);
+    assert.match(renderer.render({ ...tokyo, time_zone: null }).text, /1 July 2026 at 13:00 \(Western European Time\)/);
   });
 
   it('names who refused or cancelled, and translates why a request failed', () => {

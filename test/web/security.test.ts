@@ -60,7 +60,7 @@ describe('web: security headers and rate limits', () => {
       .expect(303);
     const rows = await t.db.knex('outbox').where({ kind: 'request.confirm', recipient_address: other.email });
     assert.equal(rows.length, 1);
-    const mail = createMailRenderer({ i18n: createI18n(), publicUrl: t.config.publicUrl }).render(rows[0]);
+    const mail = createMailRenderer({ i18n: createI18n(), publicUrl: t.config.publicUrl, defaultTimeZone: t.config.defaultTimeZone }).render(rows[0]);
     assert.ok(!mail.text.includes('evil.example') && !mail.html.includes('evil.example'));
     assert.match(mail.text, /http:\/\/contacts\.test\/requests\/\d+\/confirm\?token=[A-Za-z0-9_-]{43}/);
   });

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { formatDateTime } from '../../i18n/dates.js';
+import { formatDateTime, intlLocaleOf } from '../../i18n/dates.js';
+import type { Language } from '../../i18n/index.js';
 import type { FlashMessage } from '../types.js';
 
 export function flash(req: Request, message: FlashMessage): void {
@@ -26,14 +27,56 @@ export function viewLocals(generateCsrfToken: (req: Request) => string): Request
         return shown;
       },
     });
-    res.locals.formatDate = (epochMs: number | null | undefined) => formatDate(res, epochMs);
+    useReaderTimeZone(res, req.account?.timeZone ?? null, res.locals.defaultTimeZone as string);
     next();
   };
 }
 
+/**
+ * Dates on this response: in the account's own zone when it chose one, else in the installation's
+ * default, which the browser replaces with its own zone (see `timeOf`). Sets the view helpers
+ * `formatDate` (text) and `timeOf` (what views/partials/time.ejs prints).
+ */
+export function useReaderTimeZone(res: Response, chosen: string | null, defaultTimeZone: string): void {
+  if (!defaultTimeZone) throw new Error('no default time zone for this response');
+  res.locals.timeZone = chosen ?? defaultTimeZone;
+  res.locals.timeZoneChosen = chosen !== null;
+  res.locals.formatDate = (epochMs: number | null | undefined) => formatDate(res, epochMs);
+  res.locals.timeOf = (epochMs: number | null | undefined) => timeOf(res, epochMs);
+}
+
+function languageOf(res: Response): Language {
+  return res.locals.language === 'pt-PT' ? 'pt-PT' : 'en';
+}
+
+/** A date as text, in the reader's language and zone (with the zone's short name). */
 export function formatDate(res: Response, epochMs: number | null | undefined): string {
   if (epochMs === null || epochMs === undefined) return '';
-  return formatDateTime(res.locals.language === 'pt-PT' ? 'pt-PT' : 'en', Number(epochMs));
+  return formatDateTime(languageOf(res), Number(epochMs), res.locals.timeZone as string);
+}
+
+/** What a `<time>` element shows: see views/partials/time.ejs. */
+export interface TimeElement {
+  /** ISO 8601, UTC: the `datetime` attribute. */
+  datetime: string;
+  /** The server's rendering, in the reader's language and zone. */
+  text: string;
+  /**
+   * When the reader chose no zone: the Intl locale the browser formats the date with, in its own
+   * zone (the `data-local` attribute, read by public/js/enhance.js). Null when the reader chose a
+   * zone: the server's text stands.
+   */
+  local: string | null;
+}
+
+export function timeOf(res: Response, epochMs: number | null | undefined): TimeElement | null {
+  if (epochMs === null || epochMs === undefined) return null;
+  const at = Number(epochMs);
+  return {
+    datetime: new Date(at).toISOString(),
+    text: formatDate(res, at),
+    local: res.locals.timeZoneChosen ? null : intlLocaleOf(languageOf(res)),
+  };
 }
 
 /** Logged-in pages and token pages must never be cached by browsers or proxies. */

@@ -19,7 +19,7 @@ export function sessionMiddleware(config: Config, knex: Knex): RequestHandler {
     // The worker purges expired sessions; web processes do no background work.
     cleanupInterval: 0,
   });
-  return session({
+  const handler = session({
     name: sessionCookieName(config),
     secret: config.sessionSecret,
     store,
@@ -36,6 +36,13 @@ export function sessionMiddleware(config: Config, knex: Knex): RequestHandler {
       path: '/',
     },
   });
+  // The installation's default time zone, for viewLocals and the profile page. It rides along
+  // here because this is the one middleware of every page that app.ts hands the configuration to;
+  // it belongs in viewLocals' own arguments.
+  return (req, res, next) => {
+    res.locals.defaultTimeZone = config.defaultTimeZone;
+    handler(req, res, next);
+  };
 }
 
 /**

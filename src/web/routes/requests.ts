@@ -4,7 +4,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/err
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, parseQuery } from '../forms.js';
 import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
-import { flash, noStore } from '../middleware/locals.js';
+import { flash, noStore, timeOf } from '../middleware/locals.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
 import { fieldErrors } from '../render-errors.js';
 
@@ -21,10 +21,16 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
 
   // The state of one request, for the script of My requests that refreshes a pending row after a
   // decision. Same scoping as the detail page: a request that does not concern the user is a 404.
+  // `decidedAt` is what views/partials/time.ejs shows (ISO date, text in the reader's zone, and
+  // whether the browser shows it in its own zone), or null while pending.
   router.get('/requests/:id/state', requireLogin, noStore, async (req, res) => {
     try {
       const { request } = await domain.requests.getForAccount(req.params.id, currentAccount(req).id);
-      res.json({ state: request.state, parties: request.parties.map((party) => ({ handle: party.handle, decision: party.decision })) });
+      res.json({
+        state: request.state,
+        decidedAt: timeOf(res, request.decidedAt),
+        parties: request.parties.map((party) => ({ handle: party.handle, decision: party.decision })),
+      });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       res.status(404).json({ error: req.t(error.messageKey) });
