@@ -81,6 +81,7 @@ describe('web: hostile input (property-based)', function () {
     { name: '/services/:id/owner', path: () => `/services/${serviceId}/owner`, fields: ['street', 'postalCode', 'city', 'country', 'phone', 'email'] },
     { name: '/profile/email', path: () => '/profile/email', fields: ['email', 'password'] },
     { name: '/profile/password', path: () => '/profile/password', fields: ['currentPassword', 'newPassword'] },
+    { name: '/profile/time-zone', path: () => '/profile/time-zone', fields: ['timeZone'] },
     { name: '/requests/:id/confirm', path: () => `/requests/${requestId}/confirm`, fields: ['token', 'decision'] },
     { name: '/language', path: () => '/language', fields: ['language', 'next'] },
   ];

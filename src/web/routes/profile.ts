@@ -1,22 +1,52 @@
 import { Router, type Request, type Response } from 'express';
 import type { Domain } from '../../domain/index.js';
+import { supportedTimeZones } from '../../domain/time-zones.js';
+import { timeZoneName } from '../../i18n/dates.js';
 import { field, parseForm } from '../forms.js';
 import { currentAccount, requireLogin } from '../middleware/auth.js';
 import { flash, noStore } from '../middleware/locals.js';
 import { withFormErrors } from '../render-errors.js';
 
+interface RenderOptions {
+  emailValues?: { email: string };
+  emailErrors?: Record<string, string>;
+  passwordErrors?: Record<string, string>;
+  timeZoneValues?: { timeZone: string };
+  timeZoneErrors?: Record<string, string>;
+}
+
 export function profileRoutes(domain: Domain): Router {
   const router = Router();
   router.use('/profile', requireLogin, noStore);
+  // The zones offered, once per process: Intl's list, sorted, as values and readable labels.
+  const zones = supportedTimeZones();
+  const zoneSet = new Set(zones);
+  const zoneOptions = zones.map((zone) => ({ value: zone, label: zone.replace(/_/g, ' ') }));
 
-  function render(req: Request, res: Response, options: { emailValues?: { email: string }; emailErrors?: Record<string, string>; passwordErrors?: Record<string, string> } = {}) {
+  function render(req: Request, res: Response, options: RenderOptions = {}) {
     const account = currentAccount(req);
+    const defaultTimeZone = res.locals.defaultTimeZone as string;
+    const selected = options.timeZoneValues?.timeZone ?? account.timeZone ?? '';
+    let timeZoneSummary: string;
+    if (account.timeZone) {
+      const name = timeZoneName(req.language, account.timeZone, Date.now());
+      timeZoneSummary = name === account.timeZone ? name : req.t('profile.timeZoneNamed', { zone: account.timeZone, name });
+    } else {
+      timeZoneSummary = req.t('profile.timeZoneAutomatic', { default: defaultTimeZone });
+    }
     res.render('profile', {
       title: req.t('profile.title'),
       account,
       emailValues: options.emailValues ?? { email: account.email },
       emailErrors: options.emailErrors ?? {},
       passwordErrors: options.passwordErrors ?? {},
+      timeZoneErrors: options.timeZoneErrors ?? {},
+      timeZoneSummary,
+      defaultTimeZone,
+      zoneOptions,
+      // A zone Intl knows but does not list (e.g. "UTC"), chosen earlier: offered too, so it stays selected.
+      unlistedZone: account.timeZone && !zoneSet.has(account.timeZone) ? account.timeZone : null,
+      selectedZone: selected,
     });
   }
 
@@ -45,6 +75,20 @@ export function profileRoutes(domain: Domain): Router {
         res.redirect(303, '/profile');
       },
       (errors) => render(req, res, { passwordErrors: errors }),
+    );
+  });
+
+  // '' = automatic; any other value must be a zone Intl knows.
+  router.post('/profile/time-zone', async (req, res) => {
+    const form = parseForm({ timeZone: field(100) }, req.body);
+    await withFormErrors(
+      res,
+      async () => {
+        await domain.accounts.changeTimeZone(currentAccount(req).id, form.timeZone, { ip: req.ip ?? null });
+        flash(req, { type: 'success', key: 'profile.timeZoneChanged' });
+        res.redirect(303, '/profile');
+      },
+      (errors) => render(req, res, { timeZoneValues: { timeZone: form.timeZone }, timeZoneErrors: errors }),
     );
   });
 
