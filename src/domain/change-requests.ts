@@ -726,7 +726,7 @@ export class ChangeRequestService {
   private intent(kind: MailKind, account: Account, request: ChangeRequest, extra: { token?: string; actorHandle?: string | null } = {}): MailIntent {
     return {
       kind,
-      recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale },
+      recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale, timeZone: account.timeZone },
       payload: {
         requestId: request.id,
         serviceName: request.serviceName,

@@ -21,6 +21,8 @@ export interface MailRecipient {
   name: string;
   email: string;
   locale: Locale;
+  /** The recipient's chosen zone for the mail's dates; null = the default zone when it is rendered. */
+  timeZone: string | null;
 }
 
 /** Everything a mail about a request may show; no secrets except `token` on confirm/reminder mail. */
@@ -52,11 +54,11 @@ export interface MailIntent {
 /** Mails per INSERT statement. */
 const INSERT_CHUNK = 1000;
 
-const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, payload, status, attempts, next_attempt_at, created_at';
+const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, time_zone, payload, status, attempts, next_attempt_at, created_at';
 
 /**
  * One INSERT per chunk whose rows arrive as a single JSON parameter (an array of
- * [kind, request_id, address, name, locale, payload] tuples) that the database unpacks itself:
+ * [kind, request_id, address, name, locale, time_zone, payload] tuples) that the database unpacks itself:
  * a multi-row INSERT with ten parameters per row spends most of its time on building, parsing
  * and binding those parameters when a sweep writes a few hundred thousand mails. Rows are
  * inserted in the order of the intents (ids follow it): json_each walks the array in order, and
@@ -65,10 +67,10 @@ const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, pa
 function insertSql(trx: Knex.Transaction | Knex): string {
   return trx.client.config.client === 'pg'
     ? `INSERT INTO outbox (${COLUMNS})
-       SELECT v->>0, CAST(v->>1 AS integer), v->>2, v->>3, v->>4, v->>5, 'pending', 0, CAST(? AS bigint), CAST(? AS bigint)
+       SELECT v->>0, CAST(v->>1 AS integer), v->>2, v->>3, v->>4, v->>5, v->>6, 'pending', 0, CAST(? AS bigint), CAST(? AS bigint)
          FROM json_array_elements(CAST(? AS json)) WITH ORDINALITY AS e(v, n) ORDER BY n`
     : `INSERT INTO outbox (${COLUMNS})
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, 'pending', 0, CAST(? AS integer), CAST(? AS integer)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, 'pending', 0, CAST(? AS integer), CAST(? AS integer)
          FROM json_each(?)`;
 }
 
@@ -86,7 +88,15 @@ export class Outbox {
       const rows = JSON.stringify(
         intents
           .slice(i, i + INSERT_CHUNK)
-          .map((intent) => [intent.kind, intent.payload.requestId, intent.recipient.email, intent.recipient.name, intent.recipient.locale, JSON.stringify(intent.payload)]),
+          .map((intent) => [
+            intent.kind,
+            intent.payload.requestId,
+            intent.recipient.email,
+            intent.recipient.name,
+            intent.recipient.locale,
+            intent.recipient.timeZone,
+            JSON.stringify(intent.payload),
+          ]),
       );
       await writing;
       writing = trx.raw(sql, [at, at, rows]).then(() => undefined);

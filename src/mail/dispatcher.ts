@@ -47,6 +47,7 @@ interface OutboxRow {
   recipient_address: string;
   recipient_name: string;
   locale: string;
+  time_zone: string | null;
   payload: string;
   attempts: number;
   next_attempt_at: number;
@@ -162,7 +163,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
     if (ids.length === 0) return [];
     return knex('outbox')
-      .select('id', 'kind', 'recipient_address', 'recipient_name', 'locale', 'payload', 'attempts', 'next_attempt_at', 'claimed_until')
+      .select('id', 'kind', 'recipient_address', 'recipient_name', 'locale', 'time_zone', 'payload', 'attempts', 'next_attempt_at', 'claimed_until')
       .whereIn('id', ids)
       .andWhere({ claimed_by: workerId, claimed_until: until })
       .orderBy('id');

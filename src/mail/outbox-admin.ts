@@ -12,6 +12,8 @@ export interface OutboxEntry {
   recipientAddress: string;
   recipientName: string;
   locale: string;
+  /** The recipient's zone for the mail's dates; null = the default zone. */
+  timeZone: string | null;
   status: OutboxStatus;
   attempts: number;
   /** Epoch ms. */
@@ -41,6 +43,7 @@ interface EntryRow {
   recipient_address: string;
   recipient_name: string;
   locale: string;
+  time_zone: string | null;
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: number;
@@ -58,6 +61,7 @@ const COLUMNS = [
   'recipient_address',
   'recipient_name',
   'locale',
+  'time_zone',
   'status',
   'attempts',
   'next_attempt_at',
@@ -78,6 +82,7 @@ function toEntry(row: EntryRow): OutboxEntry {
     recipientAddress: row.recipient_address,
     recipientName: row.recipient_name,
     locale: row.locale,
+    timeZone: row.time_zone,
     status: row.status,
     attempts: Number(row.attempts),
     nextAttemptAt: Number(row.next_attempt_at),

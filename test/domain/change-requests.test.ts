@@ -822,4 +822,41 @@ describe('domain: change requests', () => {
       assert.deepEqual(detail.events.map((e) => [e.event, e.actorHandle]), [['created', t.handle]]);
     });
   });
+
+  describe('mail: the recipient\'s time zone', () => {
+    const zonesOf = async (requestId: number, kind: string) =>
+      Object.fromEntries(
+        ((await f.knex('outbox').where({ request_id: requestId, kind }).select('recipient_address', 'time_zone')) as { recipient_address: string; time_zone: string | null }[]).map(
+          (row) => [row.recipient_address, row.time_zone],
+        ),
+      );
+
+    it('each mail keeps the zone its recipient chose when it was written (NULL = automatic), on every path', async () => {
+      const { a, t, n, service } = await team();
+      await f.domain.accounts.changeTimeZone(n.id, 'Asia/Tokyo', CTX);
+      await f.domain.accounts.changeTimeZone(t.id, 'UTC', CTX);
+      const request = await submitOne(a, service, { tech: n.handle });
+      assert.deepEqual(await zonesOf(request.id, 'request.confirm'), { [a.email]: null, [n.email]: 'Asia/Tokyo' });
+      assert.deepEqual(await zonesOf(request.id, 'request.inform'), { [t.email]: 'UTC' });
+
+      // Transition mails read the accounts with the requests (loadMany's people): the zones come along.
+      await decide(request, a);
+      await f.domain.accounts.changeTimeZone(a.id, 'America/New_York', CTX);
+      await decide(request, n);
+      assert.deepEqual(await zonesOf(request.id, 'request.done'), { [a.email]: 'America/New_York', [n.email]: 'Asia/Tokyo', [t.email]: 'UTC' });
+    });
+
+    it('expiry and reminders mail each party in its zone too', async () => {
+      const { a, n, service } = await team();
+      await f.domain.accounts.changeTimeZone(n.id, 'Pacific/Auckland', CTX);
+      const request = await submitOne(a, service, { tech: n.handle });
+      f.clock.advance(TTL - HOUR);
+      await f.domain.requests.remindDue(DAY);
+      assert.deepEqual(await zonesOf(request.id, 'request.reminder'), { [a.email]: null, [n.email]: 'Pacific/Auckland' });
+      f.clock.advance(2 * HOUR);
+      await f.domain.requests.expireDue();
+      assert.equal((await f.requestRow(request.id)).state, 'expired');
+      assert.equal((await zonesOf(request.id, 'request.expired'))[n.email], 'Pacific/Auckland');
+    });
+  });
 });
