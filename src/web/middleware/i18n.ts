@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import type { i18n as I18n, TFunction } from 'i18next';
+import type { i18n as I18n } from 'i18next';
+import { fastTranslator } from '../../i18n/fast-translator.js';
 import { languageOfLocale, LANGUAGES, type Language } from '../../i18n/index.js';
 
 /**
@@ -7,7 +8,7 @@ import { languageOfLocale, LANGUAGES, type Language } from '../../i18n/index.js'
  * switcher (kept in the session), else Accept-Language.
  */
 export function i18nMiddleware(i18n: I18n): RequestHandler {
-  const translators = new Map(LANGUAGES.map((language) => [language, memoized(i18n.getFixedT(language))]));
+  const translators = new Map(LANGUAGES.map((language) => [language, fastTranslator(i18n, language)]));
   return (req, res, next) => {
     let language: Language;
     if (req.account) language = languageOfLocale(req.account.locale);
@@ -23,24 +24,4 @@ export function i18nMiddleware(i18n: I18n): RequestHandler {
     res.locals.htmlLang = language === 'pt-PT' ? 'pt-PT' : 'en';
     next();
   };
-}
-
-/**
- * i18next copies its options on every call (~15 µs), and a page makes hundreds of calls; most
- * take no options, so their answer never changes for a language and is kept after the first call.
- */
-function memoized(t: TFunction): TFunction {
-  const cache = new Map<string, string>();
-  const wrapped = (key: unknown, ...rest: unknown[]) => {
-    if (rest.length === 0 && typeof key === 'string') {
-      let value = cache.get(key);
-      if (value === undefined) {
-        value = String((t as unknown as (k: string) => unknown)(key));
-        cache.set(key, value);
-      }
-      return value;
-    }
-    return (t as unknown as (...args: unknown[]) => unknown)(key, ...rest);
-  };
-  return Object.assign(wrapped, t) as unknown as TFunction;
 }
