@@ -6,16 +6,29 @@ import { BadRequestError } from '../domain/errors.js';
 export const field = (max = 1000) => z.string().max(max);
 export const optionalField = (max = 1000) => z.string().max(max).optional();
 
-export function parseForm<S extends z.ZodRawShape>(shape: S, body: unknown): z.infer<z.ZodObject<S>> {
-  const schema = z.object({ ...shape, _csrf: z.string().max(512).optional() }).strict();
+/**
+ * A query-string or form schema, built once when the routes are made: building a zod object is
+ * far more work than checking one, and the contacts page parses its query on every request.
+ */
+export function querySchema<S extends z.ZodRawShape>(shape: S) {
+  return z.object(shape).strict();
+}
+
+export function formSchema<S extends z.ZodRawShape>(shape: S) {
+  return z.object({ ...shape, _csrf: z.string().max(512).optional() }).strict();
+}
+
+export function parseForm<S extends z.ZodRawShape>(shape: S | z.ZodObject<S>, body: unknown): z.infer<z.ZodObject<S>> {
+  const schema = shape instanceof z.ZodObject ? shape : formSchema(shape);
   const result = schema.safeParse(body ?? {});
   if (!result.success) throw new BadRequestError('errors.badRequest');
   const { _csrf: _ignored, ...rest } = result.data as Record<string, unknown>;
   return rest as z.infer<z.ZodObject<S>>;
 }
 
-export function parseQuery<S extends z.ZodRawShape>(shape: S, query: unknown): z.infer<z.ZodObject<S>> {
-  const result = z.object(shape).strict().safeParse(query ?? {});
+export function parseQuery<S extends z.ZodRawShape>(shape: S | z.ZodObject<S>, query: unknown): z.infer<z.ZodObject<S>> {
+  const schema = shape instanceof z.ZodObject ? shape : querySchema(shape);
+  const result = schema.safeParse(query ?? {});
   if (!result.success) throw new BadRequestError('errors.badRequest');
   return result.data as z.infer<z.ZodObject<S>>;
 }

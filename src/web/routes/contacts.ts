@@ -2,9 +2,11 @@ import { Router } from 'express';
 import type { Domain } from '../../domain/index.js';
 import { SERVICE_TYPES, ROLES } from '../../domain/roles.js';
 import { parseListQuery } from '../../domain/services.js';
-import { optionalField, parseQuery } from '../forms.js';
+import { optionalField, parseQuery, querySchema } from '../forms.js';
 import { currentAccount, requireLogin } from '../middleware/auth.js';
 import { noStore } from '../middleware/locals.js';
+
+const LIST_QUERY = querySchema({ q: optionalField(200), type: optionalField(20), role: optionalField(20), sort: optionalField(10), page: optionalField(10) });
 
 export function contactsRoutes(domain: Domain): Router {
   const router = Router();
@@ -12,7 +14,7 @@ export function contactsRoutes(domain: Domain): Router {
   router.get('/', (req, res) => res.redirect(303, req.account ? '/contacts' : '/login'));
 
   router.get('/contacts', requireLogin, noStore, async (req, res) => {
-    const raw = parseQuery({ q: optionalField(200), type: optionalField(20), role: optionalField(20), sort: optionalField(10), page: optionalField(10) }, req.query);
+    const raw = parseQuery(LIST_QUERY, req.query);
     const query = parseListQuery(raw);
     const result = await domain.services.listForAccount(currentAccount(req).id, query);
     res.render('contacts', {
