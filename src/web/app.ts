@@ -15,6 +15,7 @@ import { i18nMiddleware } from './middleware/i18n.js';
 import { viewLocals } from './middleware/locals.js';
 import { createRateLimits } from './middleware/rate-limits.js';
 import { saveSessionBeforeRedirect, sessionMiddleware } from './middleware/session.js';
+import { DEFAULT_SESSION_CACHE, type SessionCacheOptions } from './middleware/session-store.js';
 import { authRoutes } from './routes/auth.js';
 import { contactsRoutes } from './routes/contacts.js';
 import { devMailRoutes } from './routes/dev-mail.js';
@@ -35,6 +36,11 @@ export interface WebDeps {
   domain: Domain;
   i18n: I18n;
   logger: Logger;
+  /**
+   * How long sessions and the logged-in account are served from memory (DEFAULT_SESSION_CACHE);
+   * tests that edit stored sessions or accounts behind the app's back turn it off.
+   */
+  sessionCache?: SessionCacheOptions;
 }
 
 export function createApp(deps: WebDeps): Express {
@@ -85,9 +91,10 @@ export function createApp(deps: WebDeps): Express {
     res.status(204).end();
   });
 
-  app.use(sessionMiddleware(config, knex));
+  const sessionCache = deps.sessionCache ?? DEFAULT_SESSION_CACHE;
+  app.use(sessionMiddleware(config, knex, sessionCache));
   app.use(saveSessionBeforeRedirect);
-  app.use(loadAccount(config, domain.accounts));
+  app.use(loadAccount(config, domain.accounts, { cacheMs: sessionCache.readMs }));
   app.use(i18nMiddleware(i18n));
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined),

@@ -9,6 +9,7 @@ import { createDomain, type Domain } from '../../src/domain/index.js';
 import { createI18n } from '../../src/i18n/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp } from '../../src/web/app.js';
+import type { SessionCacheOptions } from '../../src/web/middleware/session-store.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -35,7 +36,9 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
   });
 }
 
-export async function createTestApp(options: { env?: Record<string, string>; db?: TestDatabase; logLines?: string[] } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { env?: Record<string, string>; db?: TestDatabase; logLines?: string[]; sessionCache?: SessionCacheOptions } = {},
+): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, options.env);
   const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix });
@@ -43,7 +46,7 @@ export async function createTestApp(options: { env?: Record<string, string>; db?
   const logger = logLines
     ? createLogger({ level: 'debug', name: 'test', destination: { write: (line: string) => void logLines.push(line) } })
     : createLogger({ level: 'silent', name: 'test' });
-  const app = createApp({ config, knex: db.knex, domain, i18n: createI18n(), logger });
+  const app = createApp({ config, knex: db.knex, domain, i18n: createI18n(), logger, sessionCache: options.sessionCache });
   return { app, db, domain, config, close: () => db.destroy() };
 }
 

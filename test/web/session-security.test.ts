@@ -6,7 +6,8 @@ describe('web: sessions, passwords and logs', () => {
   let t: TestApp;
   const logLines: string[] = [];
   before(async () => {
-    t = await createTestApp({ logLines });
+    // These tests edit stored sessions behind the app's back: no memory cache in front of them.
+    t = await createTestApp({ logLines, sessionCache: { readMs: 0, touchIntervalMs: 0 } });
   });
   after(() => t.close());
 

@@ -1,9 +1,38 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../../config.js';
-import type { AccountService } from '../../domain/accounts.js';
+import type { Account, AccountService } from '../../domain/accounts.js';
+
+export interface LoadAccountOptions {
+  /**
+   * How long the logged-in account is served from memory between requests (0: read on every
+   * request). Any request other than GET/HEAD forgets it when it ends, since that is how this
+   * process changes an account; a change made elsewhere (the CLI) shows within this time.
+   */
+  cacheMs: number;
+  now?: () => number;
+}
+
+/** Above this many remembered accounts, the oldest are forgotten. */
+const MAX_CACHED_ACCOUNTS = 10_000;
 
 /** Loads the logged-in account, ending sessions past their absolute lifetime. */
-export function loadAccount(config: Config, accounts: AccountService): RequestHandler {
+export function loadAccount(config: Config, accounts: AccountService, options: LoadAccountOptions): RequestHandler {
+  const now = options.now ?? Date.now;
+  const cache = new Map<number, { account: Account; readAt: number }>();
+
+  async function find(accountId: number): Promise<Account | undefined> {
+    const at = now();
+    const cached = cache.get(accountId);
+    if (cached && at - cached.readAt < options.cacheMs) return cached.account;
+    const account = await accounts.findById(accountId);
+    cache.delete(accountId);
+    if (account && options.cacheMs > 0) {
+      cache.set(accountId, { account, readAt: at });
+      if (cache.size > MAX_CACHED_ACCOUNTS) cache.delete(cache.keys().next().value as number);
+    }
+    return account;
+  }
+
   return async (req, res, next) => {
     const { accountId, loggedInAt } = req.session;
     if (accountId === undefined) return next();
@@ -11,7 +40,11 @@ export function loadAccount(config: Config, accounts: AccountService): RequestHa
       await new Promise<void>((resolve) => req.session.regenerate(() => resolve()));
       return next();
     }
-    req.account = await accounts.findById(accountId);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      cache.delete(accountId);
+      res.once('finish', () => cache.delete(accountId));
+    }
+    req.account = await find(accountId);
     if (!req.account) delete req.session.accountId;
     res.locals.user = req.account;
     next();

@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
 import session from 'express-session';
-import { ConnectSessionKnexStore } from 'connect-session-knex';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
+import { CachedKnexSessionStore, type SessionCacheOptions } from './session-store.js';
 
 export const SESSION_TABLE = 'sessions';
 
@@ -11,14 +11,8 @@ export function sessionCookieName(config: Config): string {
   return config.publicUrl.startsWith('https:') ? '__Host-sid' : 'sid';
 }
 
-export function sessionMiddleware(config: Config, knex: Knex): RequestHandler {
-  const store = new ConnectSessionKnexStore({
-    knex,
-    tableName: SESSION_TABLE,
-    createTable: false,
-    // The worker purges expired sessions; web processes do no background work.
-    cleanupInterval: 0,
-  });
+export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCacheOptions): RequestHandler {
+  const store = new CachedKnexSessionStore(knex, SESSION_TABLE, cache);
   const handler = session({
     name: sessionCookieName(config),
     secret: config.sessionSecret,
