@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import type { Knex } from 'knex';
 import { migrateLatest } from '../src/db/knex.js';
 import type { MailKind, RequestMailPayload } from '../src/domain/outbox.js';
+import { DEFAULT_TIME_ZONE } from '../src/config.js';
 import { createI18n } from '../src/i18n/index.js';
 import { createLogger } from '../src/logger.js';
 import { createDispatcher, DEFAULT_CONCURRENCY } from '../src/mail/dispatcher.js';
@@ -113,7 +114,7 @@ export async function runWorker(knex: Knex, sink: Sink, expected: number): Promi
   // The worker logs every mail at info level; here to /dev/null, written synchronously like stdout.
   const logger = createLogger({ level: 'info', name: 'worker', destination: pino.destination({ dest: '/dev/null', sync: true }) });
   const transport = createTransport({ smtpUrl: sink.url, mailDir: '/nonexistent', mailFrom: MAIL_FROM, publicUrl: PUBLIC_URL }, { logger });
-  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL });
+  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
   const dispatcher = createDispatcher({ knex, transport, renderer, logger, workerId: `bench:${process.pid}` });
   let sent = 0;
   try {
@@ -136,7 +137,7 @@ export async function runWorker(knex: Knex, sink: Sink, expected: number): Promi
  * (`render`), or rendered beforehand (send only). No database, no claims, leases or bookkeeping.
  */
 async function runBaseline(sink: Sink, count: number, offset: number, concurrency: number, render: boolean): Promise<void> {
-  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL });
+  const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
   const prerendered = render ? [] : Array.from({ length: 100 }, (_, i) => renderer.render(mailRow(offset + i)));
   const transporter = nodemailer.createTransport({
     pool: true,

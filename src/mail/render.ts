@@ -6,7 +6,6 @@ import type { i18n as I18n, TFunction } from 'i18next';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_TIME_ZONE } from '../config.js';
 import { MAIL_KINDS, type MailKind, type RequestMailPayload } from '../domain/outbox.js';
 import { isRole, type Role } from '../domain/roles.js';
 import { canonicalTimeZone } from '../domain/time-zones.js';
@@ -136,11 +135,8 @@ export interface MailRendererDeps {
   i18n: I18n;
   /** PUBLIC_URL: the only source of the links in a mail. */
   publicUrl: string;
-  /**
-   * DEFAULT_TIME_ZONE: the zone of the dates in mail to recipients who chose none. Defaults to the
-   * configuration's default for callers that predate it.
-   */
-  defaultTimeZone?: string;
+  /** DEFAULT_TIME_ZONE: the zone of the dates in mail to recipients who chose none. */
+  defaultTimeZone: string;
 }
 
 export function confirmUrl(publicUrl: string, requestId: number, token: string): string {
@@ -149,7 +145,7 @@ export function confirmUrl(publicUrl: string, requestId: number, token: string):
 
 export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
-  const defaultTimeZone = deps.defaultTimeZone ?? DEFAULT_TIME_ZONE;
+  const { defaultTimeZone } = deps;
   const translators = new Map<Language, TFunction>();
   const listFormats = new Map<Language, Intl.ListFormat>();
 

@@ -99,7 +99,7 @@ export function createApp(deps: WebDeps): Express {
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined),
   });
-  app.use(viewLocals((req) => generateToken(req)));
+  app.use(viewLocals((req) => generateToken(req), config.defaultTimeZone));
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(csrfSynchronisedProtection);
 
@@ -109,7 +109,7 @@ export function createApp(deps: WebDeps): Express {
   app.use(contactsRoutes(domain));
   app.use(servicesRoutes(domain, rateLimits));
   app.use(requestsRoutes(domain, rateLimits));
-  app.use(profileRoutes(domain));
+  app.use(profileRoutes(domain, config.defaultTimeZone));
 
   // The development mailbox exists only when mail goes to files instead of an SMTP server.
   if (!config.smtpUrl && config.env !== 'production') app.use(devMailRoutes(config));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import { createI18n, type Language } from '../../src/i18n/index.js';
 import { createMailRenderer } from '../../src/mail/render.js';
 import { createTransport } from '../../src/mail/transport.js';
@@ -45,7 +46,7 @@ describe('mail: development mailbox', () => {
   let root: string;
   let mailDir: string;
   let clock: number;
-  const renderer = createMailRenderer({ i18n, publicUrl: PUBLIC_URL });
+  const renderer = createMailRenderer({ i18n, publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
 
   beforeEach(() => {
     root = mkdtempSync(path.join(tmpdir(), 'contact-consent-devmail-'));

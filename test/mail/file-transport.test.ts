@@ -3,6 +3,7 @@ import { simpleParser } from 'mailparser';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import { createI18n } from '../../src/i18n/index.js';
 import { createDispatcher } from '../../src/mail/dispatcher.js';
 import { createMailRenderer } from '../../src/mail/render.js';
@@ -47,7 +48,7 @@ describe('mail: file transport', () => {
       const dispatcher = createDispatcher({
         knex: db.knex,
         transport: createTransport(config()),
-        renderer: createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL }),
+        renderer: createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE }),
         logger: silentLogger,
         workerId: 'file-worker',
       });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import { MAIL_KINDS, type MailKind } from '../../src/domain/outbox.js';
 import { createI18n, loadCatalogue } from '../../src/i18n/index.js';
 import { createMailRenderer, MailRenderError, type RenderableMail } from '../../src/mail/render.js';
 import { payload, PUBLIC_URL, TOKEN } from './mail-helpers.js';
 
-const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL });
+const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
 const confirmLink = `${PUBLIC_URL}/requests/42/confirm?token=${TOKEN}`;
 
 function row(kind: MailKind | string, locale: 'en' | 'pt', overrides: Parameters<typeof payload>[0] = {}): RenderableMail {
@@ -128,7 +129,7 @@ describe('mail: renderer', () => {
   });
 
   it('builds links from PUBLIC_URL only, whatever the payload says', () => {
-    const slash = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL + '/' });
+    const slash = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL + '/', defaultTimeZone: DEFAULT_TIME_ZONE });
     assert.deepEqual(textLinks(slash.render(row('request.confirm', 'en')).text), [confirmLink]);
     const mail = renderer.render(row('request.done', 'en', { serviceName: 'evil.example/requests' }));
     assert.deepEqual(htmlLinks(mail.html), [`${PUBLIC_URL}/requests`]);

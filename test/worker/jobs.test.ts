@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { ConnectSessionKnexStore } from 'connect-session-knex';
 import type { SessionData } from 'express-session';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
 import { createI18n } from '../../src/i18n/index.js';
 import { createDispatcher, type Dispatcher, type DispatchResult } from '../../src/mail/dispatcher.js';
@@ -152,7 +153,7 @@ describe('worker: jobs', () => {
   });
 
   describe('drainOutbox', () => {
-    const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL });
+    const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
 
     async function smtpServer(options: Parameters<typeof startSmtpServer>[0] = {}): Promise<TestSmtpServer> {
       const started = await startSmtpServer(options);

@@ -8,7 +8,7 @@ export function flash(req: Request, message: FlashMessage): void {
 }
 
 /** Per-request view data: CSRF token, flash messages (read once), the current path, formatters. */
-export function viewLocals(generateCsrfToken: (req: Request) => string): RequestHandler {
+export function viewLocals(generateCsrfToken: (req: Request) => string, defaultTimeZone: string): RequestHandler {
   return (req, res, next) => {
     res.locals.csrfToken = () => generateCsrfToken(req);
     res.locals.currentPath = req.path;
@@ -27,7 +27,7 @@ export function viewLocals(generateCsrfToken: (req: Request) => string): Request
         return shown;
       },
     });
-    useReaderTimeZone(res, req.account?.timeZone ?? null, res.locals.defaultTimeZone as string);
+    useReaderTimeZone(res, req.account?.timeZone ?? null, defaultTimeZone);
     next();
   };
 }

@@ -13,7 +13,7 @@ export function sessionCookieName(config: Config): string {
 
 export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCacheOptions): RequestHandler {
   const store = new CachedKnexSessionStore(knex, SESSION_TABLE, cache);
-  const handler = session({
+  return session({
     name: sessionCookieName(config),
     secret: config.sessionSecret,
     store,
@@ -30,13 +30,6 @@ export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCach
       path: '/',
     },
   });
-  // The installation's default time zone, for viewLocals and the profile page. It rides along
-  // here because this is the one middleware of every page that app.ts hands the configuration to;
-  // it belongs in viewLocals' own arguments.
-  return (req, res, next) => {
-    res.locals.defaultTimeZone = config.defaultTimeZone;
-    handler(req, res, next);
-  };
 }
 
 /**

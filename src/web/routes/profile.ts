@@ -15,7 +15,7 @@ interface RenderOptions {
   timeZoneErrors?: Record<string, string>;
 }
 
-export function profileRoutes(domain: Domain): Router {
+export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
   const router = Router();
   router.use('/profile', requireLogin, noStore);
   // The zones offered, once per process: Intl's list, sorted, as values and readable labels.
@@ -25,7 +25,6 @@ export function profileRoutes(domain: Domain): Router {
 
   function render(req: Request, res: Response, options: RenderOptions = {}) {
     const account = currentAccount(req);
-    const defaultTimeZone = res.locals.defaultTimeZone as string;
     const selected = options.timeZoneValues?.timeZone ?? account.timeZone ?? '';
     let timeZoneSummary: string;
     if (account.timeZone) {
