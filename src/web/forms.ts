@@ -3,8 +3,10 @@
 import { z } from 'zod';
 import { BadRequestError } from '../domain/errors.js';
 
-export const field = (max = 1000) => z.string().max(max);
-export const optionalField = (max = 1000) => z.string().max(max).optional();
+// No NUL characters anywhere: PostgreSQL refuses them in text, and no person types one.
+const text = (max: number) => z.string().max(max).regex(/^[^\0]*$/);
+export const field = (max = 1000) => text(max);
+export const optionalField = (max = 1000) => text(max).optional();
 
 /**
  * A query-string or form schema, built once when the routes are made: building a zod object is

@@ -131,6 +131,28 @@ describe('web: hostile input (property-based)', function () {
     });
   }
 
+  // PostgreSQL refuses NUL in text with an error: every field must stop it before any query.
+  it('refuses a NUL character in any form field or query parameter with 400 and changes nothing', async () => {
+    const before = await counts();
+    delete before.audit_log;
+    for (const form of forms) {
+      for (const field of form.fields) {
+        const response = await agent.post(form.path()).type('form').send(encodeForm({ _csrf: csrf, [field]: 'nul\u0000byte' }));
+        assert.equal(response.status, 400, `${form.name} ${field}`);
+      }
+    }
+    for (const query of queries) {
+      for (const param of query.params) {
+        const response = await agent.get(`${query.path.replace(':id', String(requestId))}?${encodeForm({ [param]: 'nul\u0000byte' })}`);
+        // A logged-in agent is sent away from /login before its query is read.
+        assert.equal(response.status, query.path === '/login' ? 303 : 400, `${query.path} ${param}`);
+      }
+    }
+    const after = await counts();
+    delete after.audit_log;
+    assert.deepEqual(after, before);
+  });
+
   it('answers unknown ids and malformed ids with 404 on every route', async () => {
     for (const id of ['0', '-1', '99999999', 'abc', '1e3', '%00', '1;DROP']) {
       for (const path of [`/services/${id}/contacts/edit`, `/services/${id}/owner`, `/requests/${id}`, `/requests/${id}/confirm?token=x`]) {
