@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { cpuSeconds, freePort, LOAD_SECONDS, progress, result, rssSampler, spawnTs, stopChild, waitForHttp, runIfMain } from './lib.js';
 import type { SeedInfo } from './seed-large.js';
+import { WEB_NODE_FLAGS } from '../src/web/node-flags.js';
 
 export const CONNECTIONS = 20;
 
@@ -97,8 +98,8 @@ function combine(runs: LoadResult[]): { rps: number; p99: number; cpuMs: number 
   return { rps: requests / seconds, p99: Math.max(...runs.map((run) => run.p99)), cpuMs: cpuMs / requests };
 }
 
-async function startServer(script: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawnTs(script, { ...env, PORT: String(port) });
+async function startServer(script: string, env: Record<string, string>, port: number, nodeFlags: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawnTs(script, { ...env, PORT: String(port) }, { nodeFlags });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
   return child;
 }
@@ -127,6 +128,8 @@ export async function benchContactsPage(databaseUrl: string, seed: SeedInfo): Pr
       PUBLIC_URL: appUrl,
     },
     appPort,
+    // The same V8 heap settings as `npm start` and `npm run web`.
+    WEB_NODE_FLAGS,
   );
   const appRuns: LoadResult[] = [];
   const sampler = rssSampler(app.pid as number, 20);

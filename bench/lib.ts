@@ -143,8 +143,12 @@ export function rssSampler(pid: number = process.pid, everyMs = 50): { peak(): n
 }
 
 /** Starts `node --import tsx <script>` (one process, so its pid is the script's own). */
-export function spawnTs(script: string, env: Record<string, string>, options: { stdout?: 'inherit' | 'ignore' | 'pipe' } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.resolve(ROOT, script)], {
+export function spawnTs(
+  script: string,
+  env: Record<string, string>,
+  options: { stdout?: 'inherit' | 'ignore' | 'pipe'; nodeFlags?: readonly string[] } = {},
+): ChildProcess {
+  return spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', path.resolve(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],

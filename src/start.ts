@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
 import { createKnex, migrateLatest } from './db/knex.js';
 import { exitOnStartupError } from './process-lifecycle.js';
+import { WEB_NODE_FLAGS } from './web/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function run(name: string, script: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script)], { stdio: 'inherit' });
+function run(name: string, script: string, nodeFlags: readonly string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(here, script)], { stdio: 'inherit' });
   child.on('error', (error) => console.error(`${name}: ${error.message}`));
   return child;
 }
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   }
   if (!config.smtpUrl) console.log(`No SMTP_URL: mail is written to ${config.mailDir} and listed at ${config.publicUrl}/dev/mail`);
 
-  const children = [run('web', 'web/server.ts'), run('worker', 'worker/main.ts')];
+  const children = [run('web', 'web/server.ts', WEB_NODE_FLAGS), run('worker', 'worker/main.ts')];
   let stopping = false;
   let exitCode = 0;
   const stopAll = (signal: NodeJS.Signals) => {

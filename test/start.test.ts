@@ -1,10 +1,11 @@
 // `npm start` as a newcomer runs it: migrations, web + worker as two processes, clean stop on SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WEB_NODE_FLAGS } from '../src/web/node-flags.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,6 +25,22 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error('timed out');
+}
+
+/** The command lines of a process' direct children (Linux /proc). */
+function childCommandLines(pid: number): string[] {
+  const lines: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === pid) lines.push(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -56,9 +73,18 @@ describe('npm start', function () {
     await waitFor(async () => output.includes('worker started'), 20_000);
     assert.match(output, /npm run seed/);
     assert.match(output, /\/dev\/mail/);
+    // The web process runs with the V8 heap settings measured for it.
+    const web = childCommandLines(child.pid as number).find((line) => line.includes('web/server.ts'));
+    assert.ok(web, 'a web process under npm start');
+    for (const flag of WEB_NODE_FLAGS) assert.ok(web.includes(flag), `${flag} in ${web}`);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, output);
     assert.match(output, /worker stopped/);
+  });
+
+  it('gives `npm run web` the same V8 heap settings as `npm start`', () => {
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const flag of WEB_NODE_FLAGS) assert.ok(scripts.web?.includes(flag), `${flag} in "${scripts.web}"`);
   });
 
   it('refuses a bad configuration value with a one-line message', async () => {
