@@ -148,7 +148,9 @@ export function spawnTs(
   env: Record<string, string>,
   options: { stdout?: 'inherit' | 'ignore' | 'pipe'; nodeFlags?: readonly string[] } = {},
 ): ChildProcess {
-  return spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', path.resolve(ROOT, script)], {
+  // BENCH_CHILD_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/profiles") profiles the benchmark's children.
+  const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return spawn(process.execPath, [...(options.nodeFlags ?? []), ...extra, '--import', 'tsx', path.resolve(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
