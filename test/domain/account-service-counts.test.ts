@@ -1,0 +1,295 @@
+// account_service_counts is kept by triggers (migrations 20261124050000 and 20261124050100): after
+// every kind of write to services — the catalog, applied change requests, bulk imports, raw
+// single- and multi-row inserts, updates and deletes — it must equal what plain SQL counts.
+import assert from 'node:assert/strict';
+import type { Knex } from 'knex';
+import type { Account } from '../../src/domain/accounts.js';
+import type { ChangeRequest } from '../../src/domain/change-requests.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { ACCOUNT_IMPORT_HEADER, importAccounts, importServices, SERVICE_IMPORT_HEADER, type ImportRecord } from '../../src/domain/imports.js';
+import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
+import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
+import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
+
+interface CountRow {
+  account_id: number;
+  services: number;
+  admin: number;
+  tech: number;
+  billing: number;
+}
+
+const COLUMNS = { admin: 'admin_id', tech: 'tech_id', billing: 'billing_id' } as const;
+
+/** The counts as the triggers keep them, one row per account, by account id. */
+async function keptCounts(knex: Knex): Promise<CountRow[]> {
+  const rows = (await knex('account_service_counts').orderBy('account_id').select('account_id', 'services', 'admin', 'tech', 'billing')) as CountRow[];
+  return rows.map(numbers);
+}
+
+/** The same counts, computed from services by plain SQL, for every account. */
+async function realCounts(knex: Knex): Promise<CountRow[]> {
+  const rows = (await knex.raw(`
+    SELECT a.id AS account_id,
+           (SELECT count(*) FROM services s WHERE s.admin_id = a.id OR s.tech_id = a.id OR s.billing_id = a.id) AS services,
+           (SELECT count(*) FROM services s WHERE s.admin_id = a.id) AS admin,
+           (SELECT count(*) FROM services s WHERE s.tech_id = a.id) AS tech,
+           (SELECT count(*) FROM services s WHERE s.billing_id = a.id) AS billing
+      FROM accounts a
+     ORDER BY a.id`)) as CountRow[] | { rows: CountRow[] };
+  return (Array.isArray(rows) ? rows : rows.rows).map(numbers);
+}
+
+function numbers(row: CountRow): CountRow {
+  return {
+    account_id: Number(row.account_id),
+    services: Number(row.services),
+    admin: Number(row.admin),
+    tech: Number(row.tech),
+    billing: Number(row.billing),
+  };
+}
+
+async function assertCountsExact(knex: Knex, context: string): Promise<CountRow[]> {
+  const real = await realCounts(knex);
+  assert.deepEqual(await keptCounts(knex), real, context);
+  return real;
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function* records(header: readonly string[], rows: string[][]): AsyncGenerator<ImportRecord> {
+  yield { line: 1, fields: [...header] };
+  for (const [i, fields] of rows.entries()) yield { line: i + 2, fields };
+}
+
+describe('domain: account service counts (kept by triggers)', () => {
+  let f: DomainFixture;
+
+  before(async () => {
+    f = await DomainFixture.create();
+  });
+  after(() => f.close());
+
+  it('gives every account its row, with zero counts, however it is created', async () => {
+    const created = await f.account();
+    await importAccounts(records(ACCOUNT_IMPORT_HEADER, [[nextHandle('ia'), 'ia@example.test', 'Imported', 'en', '']]), { knex: f.knex, handleSuffix: 'ovh' });
+    const real = await assertCountsExact(f.knex, 'after creating accounts');
+    assert.deepEqual(real.find((row) => row.account_id === created.id), { account_id: created.id, services: 0, admin: 0, tech: 0, billing: 0 });
+  });
+
+  it('counts a service once per account, whichever roles it holds there', async () => {
+    const [x, y, z] = (await f.accounts(3)) as [Account, Account, Account];
+    await f.service({ admin: x, tech: x, billing: x });
+    await f.service({ admin: x, tech: y, billing: x });
+    await f.service({ admin: y, tech: x, billing: x });
+    await f.service({ admin: y, tech: z, billing: y });
+    const counts = new Map((await assertCountsExact(f.knex, 'after creating services')).map((row) => [row.account_id, row]));
+    assert.deepEqual(counts.get(x.id), { account_id: x.id, services: 3, admin: 2, tech: 2, billing: 3 });
+    assert.deepEqual(counts.get(y.id), { account_id: y.id, services: 3, admin: 2, tech: 1, billing: 1 });
+    assert.deepEqual(counts.get(z.id), { account_id: z.id, services: 1, admin: 0, tech: 1, billing: 0 });
+  });
+
+  it('stays exact through a random sequence of creations, change requests, imports, raw updates and deletes', async function () {
+    this.timeout(120_000);
+    const seed = Number(process.env.COUNTS_SEED ?? 20261124);
+    const random = prng(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const { knex } = f;
+    const now = f.clock.now;
+
+    // A small pool of accounts, so services share them and often name one account in several roles.
+    const people: Account[] = await f.accounts(4);
+    const byId = async (id: number) => (await f.domain.accounts.findById(id)) as Account;
+    const refreshPeople = async () => {
+      const rows = (await knex('accounts').orderBy('id').select('id')) as { id: number }[];
+      for (const row of rows.slice(-12)) if (!people.some((p) => p.id === Number(row.id))) people.push(await byId(Number(row.id)));
+    };
+    // Mostly three of them, so that many services have exactly the same contacts.
+    const person = () => (random() < 0.7 ? pick(people.slice(0, 3)) : pick(people));
+    const contacts = () => ({ admin: person(), tech: person(), billing: person() });
+    const serviceIds = async (): Promise<number[]> => ((await knex('services').select('id')) as { id: number }[]).map((row) => Number(row.id));
+    // Services no change request refers to (the others cannot be deleted).
+    const deletableIds = async (): Promise<number[]> =>
+      ((await knex('services as s').whereNotExists((sub) => sub.select(knex.raw('1')).from('change_requests as r').whereRaw('r.service_id = s.id')).select('s.id')) as {
+        id: number;
+      }[]).map((row) => Number(row.id));
+
+    const operations: Record<string, () => Promise<string>> = {
+      async catalog() {
+        const c = contacts();
+        const service = await f.service(c, { type: pick(SERVICE_TYPES) });
+        return `catalog create ${service.id} (${c.admin.id}, ${c.tech.id}, ${c.billing.id})`;
+      },
+      async changeRequest() {
+        const id = pick(await serviceIds());
+        const service = await f.knex('services').where({ id }).first('admin_id');
+        const admin = await byId(Number((service as { admin_id: number }).admin_id));
+        const input: Partial<Record<Role, string>> = {};
+        for (const role of ROLES) if (random() < 0.5) input[role] = person().handle;
+        let requests: ChangeRequest[];
+        try {
+          requests = await f.domain.requests.submit(admin.id, id, input, CTX);
+        } catch (error) {
+          if (error instanceof ValidationError) return `change request on ${id}: nothing to change`;
+          throw error;
+        }
+        const outcomes: string[] = [];
+        for (const request of requests) {
+          const refuse = random() < 0.15;
+          for (const party of request.parties) {
+            const account = await byId(party.accountId);
+            const token = await f.tokenOf(request.id, account);
+            const outcome = await f.domain.requests.decide(request.id, account.id, { token, decision: refuse ? 'refuse' : 'accept' }, CTX);
+            if (outcome.outcome !== 'waiting') outcomes.push(`${request.roles.join('+')} ${request.from.id}->${request.to.id} ${outcome.outcome}`);
+            if (refuse) break;
+          }
+        }
+        return `change requests on ${id}: ${outcomes.join(', ')}`;
+      },
+      async importServices() {
+        const rows = Array.from({ length: 1 + Math.floor(random() * 30) }, () => {
+          const c = contacts();
+          return [`import-${nextHandle('im')}`, pick(SERVICE_TYPES), c.admin.handle, c.tech.handle, c.billing.handle];
+        });
+        await importServices(records(SERVICE_IMPORT_HEADER, rows), { knex, handleSuffix: 'ovh', now, batchSize: 1 + Math.floor(random() * 10) });
+        return `import of ${rows.length} services`;
+      },
+      async importAccounts() {
+        const rows = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+          const handle = nextHandle('ia');
+          return [handle, `${handle}@example.test`, 'Imported', 'en', ''];
+        });
+        await importAccounts(records(ACCOUNT_IMPORT_HEADER, rows), { knex, handleSuffix: 'ovh', now });
+        await refreshPeople();
+        return `import of ${rows.length} accounts`;
+      },
+      async rawInsert() {
+        const rows = Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
+          const c = contacts();
+          return { name: `raw-${nextHandle('rw')}`, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: now(), updated_at: now() };
+        });
+        await knex('services').insert(rows);
+        return `raw insert of ${rows.length} services`;
+      },
+      async rawUpdateOne() {
+        const id = pick(await serviceIds());
+        const update: Record<string, number> = {};
+        // Sometimes a role is "changed" to the account that already holds it.
+        for (const role of ROLES) if (random() < 0.5) update[COLUMNS[role]] = person().id;
+        if (Object.keys(update).length === 0) update.updated_at = now();
+        await knex('services').where({ id }).update(update);
+        return `raw update of ${id}: ${JSON.stringify(update)}`;
+      },
+      async rawUpdateMany() {
+        const [from, to] = [person(), person()];
+        const column = COLUMNS[pick(ROLES)];
+        const n = await knex('services').where(column, from.id).update({ [column]: to.id });
+        return `raw update of ${n} services: ${column} ${from.id} -> ${to.id}`;
+      },
+      async rawUpdateHalf() {
+        // Of services with the same contacts, one statement changes some and leaves the others.
+        const [from, to] = [person(), person()];
+        const column = COLUMNS[pick(ROLES)];
+        const n = await knex('services')
+          .where(column, from.id)
+          .update({ [column]: knex.raw('CASE WHEN id % 2 = 0 THEN ? ELSE ?? END', [to.id, column]) });
+        return `raw update of the even ones of ${n} services: ${column} ${from.id} -> ${to.id}`;
+      },
+      async rawSwap() {
+        const ids = (await serviceIds()).filter(() => random() < 0.3);
+        const [a, b] = [COLUMNS[pick(ROLES)], COLUMNS[pick(ROLES)]];
+        // Both SET expressions read the row as it was: the two contacts trade places.
+        const n = await knex('services').whereIn('id', ids).update({ [a]: knex.ref(b), [b]: knex.ref(a) });
+        return `raw swap of ${a} and ${b} on ${n} services`;
+      },
+      async rawUpdateOtherColumns() {
+        const n = await knex('services').where('id', '>', pick(await serviceIds())).update({ name: knex.raw(`name || 'x'`), updated_at: now() });
+        return `raw update of names on ${n} services`;
+      },
+      async rawDelete() {
+        const candidates = await deletableIds();
+        const ids = random() < 0.5 ? [pick(candidates)].filter((id) => id !== undefined) : candidates.filter(() => random() < 0.25);
+        const n = await knex('services').whereIn('id', ids).delete();
+        return `raw delete of ${n} services`;
+      },
+    };
+    const weighted = [
+      ...Array<string>(5).fill('catalog'),
+      ...Array<string>(4).fill('changeRequest'),
+      ...Array<string>(2).fill('importServices'),
+      'importAccounts',
+      ...Array<string>(2).fill('rawInsert'),
+      ...Array<string>(3).fill('rawUpdateOne'),
+      ...Array<string>(2).fill('rawUpdateMany'),
+      ...Array<string>(2).fill('rawUpdateHalf'),
+      'rawSwap',
+      'rawUpdateOtherColumns',
+      ...Array<string>(2).fill('rawDelete'),
+    ];
+
+    const seen = new Set<string>();
+    const log: string[] = [];
+    const names = Object.keys(operations);
+    for (let step = 0; step < 150; step += 1) {
+      // A few services first, then every kind of write once, then at random.
+      const name = step < 3 ? 'catalog' : step < 3 + names.length ? (names[step - 3] as string) : pick(weighted);
+      seen.add(name);
+      log.push(`${step}: ${await (operations[name] as () => Promise<string>)()}`);
+      await assertCountsExact(knex, `seed ${seed}, after\n${log.slice(-5).join('\n')}`);
+    }
+    assert.deepEqual([...seen].sort(), names.sort(), 'every kind of write ran');
+    const real = await realCounts(knex);
+    assert.ok(real.some((row) => row.services > 0 && row.services < row.admin + row.tech + row.billing), 'some service names one account in several roles');
+  });
+
+  it('stays exact under concurrent writes to the same accounts', async () => {
+    const [x, y, z] = (await f.accounts(3)) as [Account, Account, Account];
+    const other = f.db.connect();
+    try {
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) => {
+          const c = [{ admin: x, tech: y, billing: z }, { admin: y, tech: x, billing: x }, { admin: z, tech: z, billing: y }][i % 3] as Record<Role, Account>;
+          const knex = i % 2 === 0 ? f.knex : other;
+          return knex.transaction(async (trx) => {
+            const [row] = await trx('services')
+              .insert({ name: `c-${i}`, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: 0, updated_at: 0 })
+              .returning(['id']);
+            await trx('services')
+              .where({ id: (row as { id: number }).id })
+              .update({ tech_id: c.billing.id, billing_id: c.tech.id });
+          });
+        }),
+      );
+    } finally {
+      await other.destroy();
+    }
+    const counts = new Map((await assertCountsExact(f.knex, 'after concurrent writes')).map((row) => [row.account_id, row]));
+    assert.deepEqual(counts.get(x.id), { account_id: x.id, services: 16, admin: 8, tech: 8, billing: 8 });
+  });
+
+  it('the migration fills the counts for the data already there, and its down drops the triggers', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    await f.knex.transaction((trx) => maintainCounts.down(trx));
+    assert.deepEqual(await keptCounts(f.knex), [], 'down empties the counts');
+    // With the triggers gone, nothing follows these writes.
+    await f.service({ admin: x, tech: y, billing: x });
+    await f.knex('services').where({ admin_id: y.id }).update({ admin_id: x.id });
+    await f.account();
+    assert.deepEqual(await keptCounts(f.knex), []);
+    await f.knex.transaction((trx) => maintainCounts.up(trx));
+    await assertCountsExact(f.knex, 'after the migration');
+    await f.service({ admin: y, tech: y, billing: x });
+    await assertCountsExact(f.knex, 'the triggers work again');
+  });
+});
