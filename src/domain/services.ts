@@ -170,7 +170,9 @@ export class ServiceCatalog {
    * of the arms in (name, id) or (type, name, id) order. Each arm is one range of a covering
    * index (migration 20261124030000), so neither query reads the table; only the page's rows are
    * then joined with their contacts. Pages past the middle are read from the end (reversed
-   * order, smaller offset), so the deepest page costs no more than the middle one.
+   * order, smaller offset), so the deepest page costs no more than the middle one. Without a
+   * search or type filter the total is not counted at all but read from account_service_counts,
+   * which the database's triggers keep (migration 20261124050100): one primary-key lookup.
    */
   async listForAccount(accountId: number, query: ServiceListQuery): Promise<ServiceListPage> {
     const { knex } = this.deps;
@@ -191,11 +193,20 @@ export class ServiceCatalog {
       bindings: [accountId, ...part.earlier.map(() => accountId), ...filterBindings],
     });
 
-    const counts = arms.map((part) => arm(part, 'count(*)'));
-    const countRows = rowsOf<Record<string, number | string>>(
-      await knex.raw(`SELECT ${counts.map((count, i) => `(${count.sql}) AS n${i}`).join(', ')}`, counts.flatMap((count) => count.bindings)),
-    );
-    const total = counts.reduce((sum, _count, i) => sum + Number(countRows[0]?.[`n${i}`] ?? 0), 0);
+    let total: number | undefined;
+    if (filters.length === 0) {
+      const column = query.role ? COUNT_COLUMNS[query.role] : 'services';
+      const counted = rowsOf<{ n: number | string }>(await knex.raw(`SELECT ${column} AS n FROM account_service_counts WHERE account_id = ?`, [accountId]));
+      // Every account has its row (created with the account); counting stays the fallback.
+      if (counted[0]) total = Number(counted[0].n);
+    }
+    if (total === undefined) {
+      const counts = arms.map((part) => arm(part, 'count(*)'));
+      const countRows = rowsOf<Record<string, number | string>>(
+        await knex.raw(`SELECT ${counts.map((count, i) => `(${count.sql}) AS n${i}`).join(', ')}`, counts.flatMap((count) => count.bindings)),
+      );
+      total = counts.reduce((sum, _count, i) => sum + Number(countRows[0]?.[`n${i}`] ?? 0), 0);
+    }
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const page = Math.min(Math.max(1, query.page), pageCount);
 
@@ -252,6 +263,9 @@ const LIST_ARMS: ListArm[] = [
   { column: 'tech_id', earlier: ['admin_id'] },
   { column: 'billing_id', earlier: ['admin_id', 'tech_id'] },
 ];
+
+/** The column of account_service_counts that holds the number of services with each role. */
+const COUNT_COLUMNS: Record<Role, string> = { admin: 'admin', tech: 'tech', billing: 'billing' };
 
 /** knex.raw answers rows on SQLite and a result with `rows` on PostgreSQL. */
 function rowsOf<T>(result: unknown): T[] {

@@ -8,6 +8,7 @@ import type { ChangeRequest } from '../../src/domain/change-requests.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { ACCOUNT_IMPORT_HEADER, importAccounts, importServices, SERVICE_IMPORT_HEADER, type ImportRecord } from '../../src/domain/imports.js';
 import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
+import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
 
@@ -72,6 +73,8 @@ async function* records(header: readonly string[], rows: string[][]): AsyncGener
   yield { line: 1, fields: [...header] };
   for (const [i, fields] of rows.entries()) yield { line: i + 2, fields };
 }
+
+const query = (overrides: Partial<ServiceListQuery> = {}): ServiceListQuery => ({ q: '', type: undefined, role: undefined, sort: 'name', page: 1, ...overrides });
 
 describe('domain: account service counts (kept by triggers)', () => {
   let f: DomainFixture;
@@ -276,6 +279,63 @@ describe('domain: account service counts (kept by triggers)', () => {
     }
     const counts = new Map((await assertCountsExact(f.knex, 'after concurrent writes')).map((row) => [row.account_id, row]));
     assert.deepEqual(counts.get(x.id), { account_id: x.id, services: 16, admin: 8, tech: 8, billing: 8 });
+  });
+
+  it('listForAccount reads totals equal to the real counts, with and without a role filter', async () => {
+    for (const real of await realCounts(f.knex)) {
+      const all = await f.domain.services.listForAccount(real.account_id, query());
+      assert.equal(all.total, real.services, `account ${real.account_id}`);
+      assert.equal(all.pageCount, Math.max(1, Math.ceil(real.services / PAGE_SIZE)));
+      assert.equal(all.rows.length, Math.min(PAGE_SIZE, real.services));
+      for (const role of ROLES) {
+        const page = await f.domain.services.listForAccount(real.account_id, query({ role }));
+        assert.equal(page.total, real[role], `account ${real.account_id}, role ${role}`);
+        assert.ok(page.rows.every((row) => row.myRoles.includes(role)));
+      }
+    }
+  });
+
+  it('listForAccount takes the unfiltered total from the counts, pages by it, and counts when it must', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    for (let i = 0; i < 120; i += 1) {
+      await f.knex('services').insert({
+        name: `p-${String(i).padStart(3, '0')}`,
+        type: i % 2 === 0 ? 'domain' : 'hosting',
+        admin_id: i % 3 === 0 ? x.id : y.id,
+        tech_id: x.id,
+        billing_id: i % 4 === 0 ? x.id : y.id,
+        created_at: 0,
+        updated_at: 0,
+      });
+    }
+    const lastPage = await f.domain.services.listForAccount(x.id, query({ page: 99 }));
+    assert.deepEqual([lastPage.total, lastPage.page, lastPage.pageCount, lastPage.rows.length], [120, 3, 3, 20], 'page clamped to the last one');
+    assert.deepEqual(
+      lastPage.rows.map((row) => row.name),
+      Array.from({ length: 20 }, (_, i) => `p-${String(100 + i).padStart(3, '0')}`),
+    );
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ role: 'admin' }))).total, 40);
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ role: 'billing' }))).total, 30);
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ type: 'hosting' }))).total, 60, 'a type filter is counted');
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ q: 'p-00' }))).total, 10, 'a search is counted');
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ q: 'p-00', role: 'admin' }))).total, 4);
+
+    // The unfiltered and role totals come from the counts row, each from its own column…
+    await f.knex('account_service_counts').where({ account_id: x.id }).update({ services: 7, admin: 1, tech: 2, billing: 3 });
+    assert.deepEqual(
+      await Promise.all([undefined, ...ROLES].map(async (role) => (await f.domain.services.listForAccount(x.id, query({ role }))).total)),
+      [7, 1, 2, 3],
+    );
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ type: 'hosting' }))).total, 60);
+    // …and without a row (which only a write bypassing the triggers could cause), they are counted.
+    await f.knex('account_service_counts').where({ account_id: x.id }).delete();
+    assert.equal((await f.domain.services.listForAccount(x.id, query())).total, 120);
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ role: 'tech' }))).total, 120);
+    await f.knex.transaction(async (trx) => {
+      await maintainCounts.down(trx);
+      await maintainCounts.up(trx);
+    });
+    await assertCountsExact(f.knex, 'after rebuilding');
   });
 
   it('the migration fills the counts for the data already there, and its down drops the triggers', async () => {
