@@ -352,4 +352,18 @@ describe('domain: account service counts (kept by triggers)', () => {
     await f.service({ admin: y, tech: y, billing: x });
     await assertCountsExact(f.knex, 'the triggers work again');
   });
+
+  // Last: it empties the services of this file's database.
+  it('drops every count to zero when all services go at once (TRUNCATE on PostgreSQL)', async () => {
+    const before = await assertCountsExact(f.knex, 'before');
+    assert.ok(before.some((row) => row.services > 0));
+    if (f.db.client === 'pg') {
+      await f.knex.raw('TRUNCATE services CASCADE');
+    } else {
+      for (const table of ['outbox', 'request_events', 'request_parties', 'request_roles', 'change_requests', 'services']) await f.knex(table).delete();
+    }
+    const after = await assertCountsExact(f.knex, 'after');
+    assert.equal(after.length, before.length, 'every account keeps its row');
+    assert.ok(after.every((row) => row.services === 0 && row.admin === 0 && row.tech === 0 && row.billing === 0));
+  });
 });
