@@ -162,7 +162,16 @@ export async function login(page: Page, handle: string, next?: string): Promise<
 export async function requestChange(page: Page, serviceId: number, role: Role, handle: string): Promise<void> {
   await page.goto(`/services/${serviceId}/contacts/edit`);
   await page.locator(`#field-${role}`).fill(handle);
-  await Promise.all([page.waitForURL((url) => url.pathname === '/contacts'), page.locator('form[data-handle-form] button[type="submit"]').click()]);
+  try {
+    await Promise.all([page.waitForURL((url) => url.pathname === '/contacts'), page.locator('form[data-handle-form] button[type="submit"]').click()]);
+  } catch (error) {
+    // Say what the page answered instead of the redirect (an error summary, an error page).
+    const shown = await page
+      .locator('h1, .error-summary, .flash')
+      .allTextContents()
+      .catch(() => []);
+    throw new Error(`posting the edit form of service ${serviceId} did not lead to /contacts: ${page.url()} shows ${JSON.stringify(shown.map((t) => t.replace(/\s+/g, ' ').trim()))}`, { cause: error });
+  }
 }
 
 export async function text(page: Page, selector: string): Promise<string> {
