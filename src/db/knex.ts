@@ -59,7 +59,29 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
 }
 
 export function createKnex(options: DatabaseOptions): Knex {
-  return knexFactory(knexConfig(options));
+  const knex = knexFactory(knexConfig(options));
+  if (options.client === 'sqlite3') beginImmediately(knex);
+  return knex;
+}
+
+/**
+ * SQLite transactions start as readers (BEGIN is DEFERRED) and become writers at their first
+ * write. When another connection (the worker, a second web process) has committed a write since
+ * the transaction's first read, that upgrade fails at once with SQLITE_BUSY; the busy timeout does
+ * not apply to it. Every transaction here writes, so each takes the write lock when it begins
+ * (BEGIN IMMEDIATE), where the busy timeout does make it wait its turn. Nested transactions
+ * (savepoints) are not affected.
+ */
+function beginImmediately(knex: Knex): void {
+  type SqliteTransaction = { begin(conn: unknown): Promise<unknown>; query(conn: unknown, sql: string): Promise<unknown> };
+  const client = knex.client as { transaction: (...args: unknown[]) => SqliteTransaction };
+  const create = client.transaction.bind(client);
+  client.transaction = (...args: unknown[]) => {
+    const transaction = create(...args);
+    // Knex calls begin() once it holds a connection, always after this returns.
+    transaction.begin = (conn: unknown) => transaction.query(conn, 'BEGIN IMMEDIATE;');
+    return transaction;
+  };
 }
 
 export async function migrateLatest(knex: Knex): Promise<string[]> {
