@@ -1,6 +1,7 @@
 // The operator commands. Each checks its input through the domain, writes all or nothing, and
 // prints translated messages; commander wiring lives in program.ts.
 import { checkPasswordPolicy, hashPassword } from '../domain/passwords.js';
+import { endSessionsOf } from '../domain/sessions.js';
 import { ValidationError, type Message } from '../domain/errors.js';
 import { parseHandle } from '../domain/handles.js';
 import { importAccounts, importServices, type ImportOptions, type ImportProgress } from '../domain/imports.js';
@@ -54,12 +55,14 @@ export async function setPassword({ context, io, t }: CommandEnv, options: { han
   if (Object.keys(errors).length > 0) throw new ValidationError(errors);
   const account = await context.domain.accounts.requireByHandle(options.handle);
   const hash = await hashPassword(password);
-  await context.knex.transaction(async (trx) => {
+  const ended = await context.knex.transaction(async (trx) => {
     await trx('accounts').where({ id: account.id }).update({ password_hash: hash, updated_at: context.domain.now() });
     // Recorded like the user's own password change, so the account's history shows the reset.
     await context.domain.audit.record({ accountId: account.id, action: 'operator.password', ip: null }, trx);
+    // A reset is often about a stolen password: whoever is logged in with the old one is logged out.
+    return endSessionsOf(trx, account.id);
   });
-  io.out(t('cli.accounts.passwordSet', { handle: account.handle }));
+  io.out(t('cli.accounts.passwordSet', { handle: account.handle, count: ended }));
 }
 
 export async function setBilling({ context, io, t }: CommandEnv, options: { handle: string; overdue: boolean }): Promise<void> {

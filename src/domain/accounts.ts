@@ -5,6 +5,7 @@ import { ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { isLocale, type Locale } from './roles.js';
+import { endSessionsOf } from './sessions.js';
 import { canonicalTimeZone } from './time-zones.js';
 
 export interface Account {
@@ -171,10 +172,12 @@ export class AccountService {
     return (await this.findById(accountId)) as Account;
   }
 
+  /** Changes the password and ends the account's other sessions (all but `keepSessionId`). */
   async changePassword(
     accountId: number,
     input: { currentPassword: unknown; newPassword: unknown },
     audit: AuditContext,
+    keepSessionId?: string,
   ): Promise<void> {
     if (!(await this.verifyPasswordOf(accountId, input.currentPassword))) {
       throw new ValidationError({ currentPassword: { key: 'errors.password.wrong' } });
@@ -185,6 +188,7 @@ export class AccountService {
     const at = this.deps.now();
     await this.deps.knex.transaction(async (trx) => {
       await trx('accounts').where({ id: accountId }).update({ password_hash: hash, updated_at: at });
+      await endSessionsOf(trx, accountId, keepSessionId);
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.password', ip: audit.ip, at });
     });
   }

@@ -63,10 +63,25 @@ describe('cli accounts:add, accounts:password, accounts:billing', () => {
   it('sets a password read from standard input and records it in the audit log', async () => {
     const result = await runCli(db.url, ['accounts:password', '--handle', 'ab12345-ovh', '--password', '-'], { stdin: 'a brand new password\n' });
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /Password of ab12345-ovh set\./);
+    assert.match(result.stdout, /Password of ab12345-ovh set; 0 sessions of this account logged out\./);
     assert.ok(await verifyPassword(await hashOf('ab12345-ovh'), 'a brand new password'));
     const audits = (await db.knex('audit_log').where({ action: 'operator.password' }).select('account_id')) as { account_id: number }[];
     assert.equal(audits.length, 1);
+  });
+
+  it('logs the account out everywhere when the operator sets its password', async () => {
+    const added = await runCli(db.url, ['accounts:add', '--handle', 'cd67890-ovh', '--email', 'carla@example.com', '--password', 'a long demo password']);
+    assert.equal(added.code, 0, added.stderr);
+    const [mine, other] = (await db.knex('accounts').whereIn('handle', ['ab12345-ovh', 'cd67890-ovh']).orderBy('handle').select('id')) as { id: number }[];
+    assert.ok(mine && other, 'both accounts exist');
+    const expired = new Date(Date.now() + 3600_000).toISOString();
+    const session = (sid: string, accountId: number) => ({ sid, sess: JSON.stringify({ cookie: {}, accountId, loggedInAt: Date.now() }), expired });
+    await db.knex('sessions').insert([session('s-mine-1', mine.id), session('s-mine-2', mine.id), session('s-other', other.id), { ...session('s-anonymous', 0), sess: JSON.stringify({ cookie: {} }) }]);
+    const result = await runCli(db.url, ['accounts:password', '--handle', 'ab12345-ovh', '--password', '-'], { stdin: 'another brand new password\n' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Password of ab12345-ovh set; 2 sessions of this account logged out\./);
+    const left = ((await db.knex('sessions').orderBy('sid').select('sid')) as { sid: string }[]).map((row) => row.sid);
+    assert.deepEqual(left, ['s-anonymous', 's-other']);
   });
 
   it('enforces the password policy and knows the handle before changing a password', async () => {

@@ -69,6 +69,23 @@ describe('web: sessions, passwords and logs', () => {
     await fresh.post('/login').type('form').send({ _csrf: csrfTokenOf(page.text), handle: account.handle, password: long }).expect(303);
   });
 
+  it('ends the other sessions of the account on a password change, and keeps this one and other accounts\' sessions', async () => {
+    const account = await addAccount(t.domain);
+    const other = await addAccount(t.domain);
+    const here = await loginAgent(t.app, account.handle);
+    const elsewhere = await loginAgent(t.app, account.handle);
+    const someoneElse = await loginAgent(t.app, other.handle);
+    const changed = await here.agent
+      .post('/profile/password')
+      .type('form')
+      .send({ _csrf: here.csrf, currentPassword: TEST_PASSWORD, newPassword: 'a new and rather long passphrase' })
+      .expect(303);
+    assert.equal(changed.headers.location, '/profile');
+    assert.match((await here.agent.get('/profile').expect(200)).text, /logged out/);
+    await elsewhere.agent.get('/contacts').expect(303).expect('location', '/login?next=%2Fcontacts');
+    await someoneElse.agent.get('/contacts').expect(200);
+  });
+
   it('keeps tokens, passwords and session ids out of the logs of a full flow', async () => {
     const admin = await addAccount(t.domain);
     const other = await addAccount(t.domain);

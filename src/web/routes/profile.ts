@@ -69,7 +69,7 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
     await withFormErrors(
       res,
       async () => {
-        await domain.accounts.changePassword(currentAccount(req).id, form, { ip: req.ip ?? null });
+        await domain.accounts.changePassword(currentAccount(req).id, form, { ip: req.ip ?? null }, req.sessionID);
         flash(req, { type: 'success', key: 'profile.passwordChanged' });
         res.redirect(303, '/profile');
       },
