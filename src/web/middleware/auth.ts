@@ -42,7 +42,8 @@ export function loadAccount(config: Config, accounts: AccountService, options: L
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       cache.delete(accountId);
-      res.once('finish', () => cache.delete(accountId));
+      // 'close' comes after 'finish', and also when the client went away before the end.
+      res.once('close', () => cache.delete(accountId));
     }
     req.account = await find(accountId);
     if (!req.account) delete req.session.accountId;
