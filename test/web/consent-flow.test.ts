@@ -181,6 +181,36 @@ describe('web: the consent flow', () => {
     assert.match(filtered.text, new RegExp(`data-request-id="${id}"`));
   });
 
+  it('limits resends: 3 per request and 10 per account in an hour, with 429 and nothing mailed beyond', async () => {
+    const admin = await addAccount(t.domain);
+    const newTech = await addAccount(t.domain);
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const tech = await addAccount(t.domain);
+      const service = await t.domain.services.create({ name: `resend-${i}-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: tech.handle, billing: admin.handle });
+      const [request] = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+      ids.push(request?.id as number);
+    }
+    const a = await loginAgent(t.app, admin.handle);
+    const mails = async () => Number(((await t.db.knex('outbox').where({ recipient_address: admin.email, kind: 'request.confirm' }).count({ n: '*' }).first()) as { n: number | string }).n);
+    const resend = (id: number) => a.agent.post(`/requests/${id}/resend`).type('form').send({ _csrf: a.csrf });
+    const [first, second, third, fourth] = ids as [number, number, number, number];
+
+    for (let i = 0; i < 3; i += 1) await resend(first).expect(303);
+    const before = await mails();
+    const perRequest = await resend(first).expect(429);
+    assert.ok(Number(perRequest.headers['retry-after']) > 0, 'Retry-After on the per-request limit');
+    assert.equal(await mails(), before, 'no mail beyond the per-request limit');
+
+    // That refused resend still counted against the account: 4 so far, 6 more are allowed.
+    for (const id of [second, second, second, third, third, third]) await resend(id).expect(303);
+    const beforeAccount = await mails();
+    const perAccount = await resend(fourth).expect(429);
+    assert.ok(Number(perAccount.headers['retry-after']) > 0, 'Retry-After on the per-account limit');
+    assert.match(perAccount.text, /Too many|too many/);
+    assert.equal(await mails(), beforeAccount, 'no mail beyond the per-account limit');
+  });
+
   it('changes the e-mail with the current password only', async () => {
     const account = await addAccount(t.domain);
     const a = await loginAgent(t.app, account.handle);
