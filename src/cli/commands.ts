@@ -56,7 +56,8 @@ export async function setPassword({ context, io, t }: CommandEnv, options: { han
   const account = await context.domain.accounts.requireByHandle(options.handle);
   const hash = await hashPassword(password);
   const ended = await context.knex.transaction(async (trx) => {
-    await trx('accounts').where({ id: account.id }).update({ password_hash: hash, updated_at: context.domain.now() });
+    const at = context.domain.now();
+    await trx('accounts').where({ id: account.id }).update({ password_hash: hash, password_changed_at: at, updated_at: at });
     // Recorded like the user's own password change, so the account's history shows the reset.
     await context.domain.audit.record({ accountId: account.id, action: 'operator.password', ip: null }, trx);
     // A reset is often about a stolen password: whoever is logged in with the old one is logged out.

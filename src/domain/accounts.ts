@@ -17,6 +17,8 @@ export interface Account {
   billingOverdueSince: number | null;
   /** The IANA zone the account reads dates in; null = automatic (the browser's, else the default). */
   timeZone: string | null;
+  /** When the password last changed (epoch ms), or null: sessions logged in before it are ended. */
+  passwordChangedAt: number | null;
 }
 
 interface AccountRow {
@@ -28,9 +30,10 @@ interface AccountRow {
   password_hash: string;
   billing_overdue_since: number | null;
   time_zone: string | null;
+  password_changed_at?: number | string | null;
 }
 
-export const ACCOUNT_COLUMNS = ['id', 'handle', 'email', 'name', 'locale', 'billing_overdue_since', 'time_zone'] as const;
+export const ACCOUNT_COLUMNS = ['id', 'handle', 'email', 'name', 'locale', 'billing_overdue_since', 'time_zone', 'password_changed_at'] as const;
 
 export function toAccount(row: Omit<AccountRow, 'password_hash'>): Account {
   return {
@@ -42,6 +45,7 @@ export function toAccount(row: Omit<AccountRow, 'password_hash'>): Account {
     billingOverdueSince: row.billing_overdue_since === null ? null : Number(row.billing_overdue_since),
     // A zone this runtime no longer knows (after an upgrade of its time-zone data) reads as automatic.
     timeZone: row.time_zone ? (canonicalTimeZone(row.time_zone) ?? null) : null,
+    passwordChangedAt: row.password_changed_at === null || row.password_changed_at === undefined ? null : Number(row.password_changed_at),
   };
 }
 
@@ -172,13 +176,17 @@ export class AccountService {
     return (await this.findById(accountId)) as Account;
   }
 
-  /** Changes the password and ends the account's other sessions (all but `keepSessionId`). */
+  /**
+   * Changes the password and ends the account's other sessions (all but `keepSessionId`): their
+   * rows go, and the new `passwordChangedAt` (returned, for the session the change was made in to
+   * keep) no longer matches theirs, which ends them even where a web process still holds them.
+   */
   async changePassword(
     accountId: number,
     input: { currentPassword: unknown; newPassword: unknown },
     audit: AuditContext,
     keepSessionId?: string,
-  ): Promise<void> {
+  ): Promise<number> {
     if (!(await this.verifyPasswordOf(accountId, input.currentPassword))) {
       throw new ValidationError({ currentPassword: { key: 'errors.password.wrong' } });
     }
@@ -187,10 +195,11 @@ export class AccountService {
     const hash = await hashPassword(input.newPassword as string);
     const at = this.deps.now();
     await this.deps.knex.transaction(async (trx) => {
-      await trx('accounts').where({ id: accountId }).update({ password_hash: hash, updated_at: at });
+      await trx('accounts').where({ id: accountId }).update({ password_hash: hash, password_changed_at: at, updated_at: at });
       await endSessionsOf(trx, accountId, keepSessionId);
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.password', ip: audit.ip, at });
     });
+    return at;
   }
 
   /**

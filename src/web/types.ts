@@ -15,6 +15,8 @@ declare module 'express-session' {
     accountId?: number;
     /** When the user logged in (epoch ms), for the absolute session lifetime. */
     loggedInAt?: number;
+    /** The account's passwordChangedAt when this session logged in (0 for null); see loadAccount. */
+    passwordChangedAt?: number;
     language?: Language;
     flash?: FlashMessage[];
   }

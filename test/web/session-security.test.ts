@@ -86,6 +86,28 @@ describe('web: sessions, passwords and logs', () => {
     await someoneElse.agent.get('/contacts').expect(200);
   });
 
+  it('ends a stolen session on a password change even with the memory caches on and its row written back', async () => {
+    const cached = await createTestApp({ db: t.db });
+    const account = await addAccount(cached.domain);
+    const owner = await loginAgent(cached.app, account.handle);
+    const thief = await loginAgent(cached.app, account.handle);
+    // The thief keeps its session busy (each post saves it) …
+    await thief.agent.post('/language').type('form').send({ _csrf: thief.csrf, language: 'en', next: '/contacts' }).expect(303);
+    const stolen = (await t.db.knex('sessions').select('sid', 'sess')) as { sid: string; sess: unknown }[];
+    await owner.agent
+      .post('/profile/password')
+      .type('form')
+      .send({ _csrf: owner.csrf, currentPassword: TEST_PASSWORD, newPassword: 'a new and rather long passphrase' })
+      .expect(303);
+    // … and even if its row came back (a save racing the change, another process), it is over.
+    const present = new Set(((await t.db.knex('sessions').select('sid')) as { sid: string }[]).map((row) => row.sid));
+    for (const row of stolen) {
+      if (!present.has(row.sid)) await t.db.knex('sessions').insert({ ...row, sess: typeof row.sess === 'string' ? row.sess : JSON.stringify(row.sess), expired: new Date(Date.now() + 3600_000) });
+    }
+    await thief.agent.get('/contacts').expect(303).expect('location', '/login?next=%2Fcontacts');
+    await owner.agent.get('/contacts').expect(200);
+  });
+
   it('keeps tokens, passwords and session ids out of the logs of a full flow', async () => {
     const admin = await addAccount(t.domain);
     const other = await addAccount(t.domain);

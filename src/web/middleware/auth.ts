@@ -15,7 +15,7 @@ export interface LoadAccountOptions {
 /** Above this many remembered accounts, the oldest are forgotten. */
 const MAX_CACHED_ACCOUNTS = 10_000;
 
-/** Loads the logged-in account, ending sessions past their absolute lifetime. */
+/** Loads the logged-in account, ending sessions past their absolute lifetime or older than the password. */
 export function loadAccount(config: Config, accounts: AccountService, options: LoadAccountOptions): RequestHandler {
   const now = options.now ?? Date.now;
   const cache = new Map<number, { account: Account; readAt: number }>();
@@ -45,7 +45,13 @@ export function loadAccount(config: Config, accounts: AccountService, options: L
       // 'close' comes after 'finish', and also when the client went away before the end.
       res.once('close', () => cache.delete(accountId));
     }
-    req.account = await find(accountId);
+    const account = await find(accountId);
+    if (account && (account.passwordChangedAt ?? 0) !== (req.session.passwordChangedAt ?? 0)) {
+      // The password changed after this session logged in (elsewhere, or by the operator).
+      await new Promise<void>((resolve) => req.session.regenerate(() => resolve()));
+      return next();
+    }
+    req.account = account;
     if (!req.account) delete req.session.accountId;
     res.locals.user = req.account;
     next();

@@ -39,6 +39,7 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     await regenerate(req);
     req.session.accountId = account.id;
     req.session.loggedInAt = Date.now();
+    req.session.passwordChangedAt = account.passwordChangedAt ?? 0;
     if (language) req.session.language = language;
     res.redirect(303, next);
   });

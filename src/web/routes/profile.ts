@@ -69,7 +69,8 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
     await withFormErrors(
       res,
       async () => {
-        await domain.accounts.changePassword(currentAccount(req).id, form, { ip: req.ip ?? null }, req.sessionID);
+        // This session stays logged in: it takes the new password's time as its own.
+        req.session.passwordChangedAt = await domain.accounts.changePassword(currentAccount(req).id, form, { ip: req.ip ?? null }, req.sessionID);
         flash(req, { type: 'success', key: 'profile.passwordChanged' });
         res.redirect(303, '/profile');
       },
