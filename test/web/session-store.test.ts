@@ -102,6 +102,32 @@ describe('web: cached session store', () => {
     assert.equal(await storedExpiry('s1'), clock + 30 * MINUTE, 'the next one after the interval is written');
   });
 
+  it('does not cache what a read racing a logout found, nor save the logged-out session again', async () => {
+    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
+    const other = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    await promised((cb) => other.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
+    // A request's read is in flight when the logout destroys the session.
+    const racing = promised<SessionData | null>((cb) => store.get('s1', cb));
+    await promised((cb) => store.destroy('s1', cb));
+    await racing;
+    assert.equal(await promised((cb) => store.get('s1', cb)), null, 'the logged-out session is not served from memory');
+    // That request ends by saving its session: the row must not come back.
+    await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
+    assert.equal(await db.knex(SESSION_TABLE).where({ sid: 's1' }).first(), undefined);
+    assert.equal(await promised((cb) => store.get('s1', cb)), null);
+  });
+
+  it('does not let a read that started before a save replace the saved session in memory', async () => {
+    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
+    const other = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    await promised((cb) => other.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
+    const racing = promised<SessionData | null>((cb) => store.get('s1', cb));
+    await promised((cb) => store.set('s1', sessionData(8, clock + 30 * MINUTE), cb));
+    await racing;
+    const latest = (await promised<SessionData | null>((cb) => store.get('s1', cb))) as unknown as { accountId: number };
+    assert.equal(latest.accountId, 8);
+  });
+
   it('reads and writes the database every time with both settings at 0', async () => {
     const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));

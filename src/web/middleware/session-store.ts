@@ -29,6 +29,9 @@ interface Entry {
   touchedAt: number;
 }
 
+/** How long a destroyed session id is remembered, so no late answer or save brings it back. */
+const TOMBSTONE_MS = 60_000;
+
 /** Above this many remembered sessions, stale entries are swept out. */
 const MAX_ENTRIES = 10_000;
 
@@ -45,6 +48,13 @@ function expiresOf(session: SessionData): number {
  */
 export class CachedKnexSessionStore extends ConnectSessionKnexStore {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Bumped by every set and destroy of a session id: a read that started before one of them must
+   * not put what it read into the cache (a logout would come back; a fresh save would be undone).
+   */
+  private readonly versions = new Map<string, number>();
+  /** Session ids destroyed here lately (logout, login's new id): never cached or saved again. */
+  private readonly destroyed = new Map<string, number>();
 
   constructor(
     knex: Knex,
@@ -64,6 +74,7 @@ export class CachedKnexSessionStore extends ConnectSessionKnexStore {
       callback(null, session);
       return session;
     }
+    const version = this.versions.get(sid) ?? 0;
     let session: SessionData | null;
     try {
       session = await super.get(sid, () => undefined);
@@ -71,14 +82,25 @@ export class CachedKnexSessionStore extends ConnectSessionKnexStore {
       callback(error);
       return null;
     }
-    // Nothing says when the stored expiry was last pushed forward: the next touch writes it.
-    if (session) this.remember(sid, session, now, entry?.touchedAt ?? Number.NEGATIVE_INFINITY);
-    else this.entries.delete(sid);
+    if (this.destroyed.has(sid)) session = null;
+    else if ((this.versions.get(sid) ?? 0) !== version) {
+      // Saved or destroyed meanwhile: what was read is older than what this process knows.
+    } else if (session) {
+      // Nothing says when the stored expiry was last pushed forward: the next touch writes it.
+      this.remember(sid, session, now, entry?.touchedAt ?? Number.NEGATIVE_INFINITY);
+    } else this.entries.delete(sid);
     callback(null, session);
     return session;
   }
 
   override async set(sid: string, session: SessionData, callback?: (err?: unknown) => void): Promise<void> {
+    // The store's save is an upsert: a request still running on a logged-out session would
+    // otherwise write it back.
+    if (this.destroyed.has(sid)) {
+      callback?.();
+      return;
+    }
+    this.bump(sid);
     try {
       await super.set(sid, session);
     } catch (error) {
@@ -115,6 +137,9 @@ export class CachedKnexSessionStore extends ConnectSessionKnexStore {
 
   override async destroy(sid: string, callback?: (err?: unknown) => void): Promise<number> {
     this.entries.delete(sid);
+    this.bump(sid);
+    this.destroyed.set(sid, this.now());
+    if (this.destroyed.size > MAX_ENTRIES) this.forgetOldTombstones();
     try {
       const count = await super.destroy(sid);
       callback?.();
@@ -128,6 +153,28 @@ export class CachedKnexSessionStore extends ConnectSessionKnexStore {
   override async clear(callback?: (err?: unknown) => void): Promise<number> {
     this.entries.clear();
     return super.clear(callback);
+  }
+
+  private bump(sid: string): void {
+    const next = (this.versions.get(sid) ?? 0) + 1;
+    // Deleted and set again so the map's order is the order of the last bumps.
+    this.versions.delete(sid);
+    this.versions.set(sid, next);
+    if (this.versions.size > MAX_ENTRIES) {
+      // The oldest bumps are long finished with; a read racing one of them only skips caching.
+      for (const key of this.versions.keys()) {
+        if (this.versions.size <= MAX_ENTRIES * 0.9) break;
+        this.versions.delete(key);
+      }
+    }
+  }
+
+  private forgetOldTombstones(): void {
+    const now = this.now();
+    for (const [sid, at] of this.destroyed) {
+      if (now - at < TOMBSTONE_MS && this.destroyed.size <= MAX_ENTRIES) break;
+      this.destroyed.delete(sid);
+    }
   }
 
   private remember(sid: string, session: SessionData, readAt: number, touchedAt: number): void {
