@@ -152,7 +152,15 @@ export class CachedKnexSessionStore extends ConnectSessionKnexStore {
 
   override async clear(callback?: (err?: unknown) => void): Promise<number> {
     this.entries.clear();
-    return super.clear(callback);
+    try {
+      const count = await super.clear();
+      callback?.();
+      return count;
+    } catch (error) {
+      // The library calls back and rejects too: answer once, through the callback.
+      callback?.(error);
+      return 0;
+    }
   }
 
   private bump(sid: string): void {
