@@ -118,8 +118,12 @@ export interface TestSmtpServer {
 /**
  * A real SMTP server on loopback (no TLS, no auth), keeping what it receives. A message is
  * stored before the server answers 250, so once sendMail resolves it is in `messages`.
+ * `delayMs` makes it take its time over each message, so that a worker can be stopped or killed
+ * while a batch is being sent.
  */
-export async function startSmtpServer(options: { port?: number; reject?: (address: string) => boolean } = {}): Promise<TestSmtpServer> {
+export async function startSmtpServer(
+  options: { port?: number; reject?: (address: string) => boolean; delayMs?: number } = {},
+): Promise<TestSmtpServer> {
   const messages: TestSmtpServer['messages'] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -135,10 +139,16 @@ export async function startSmtpServer(options: { port?: number; reject?: (addres
       callback();
     },
     onData(stream, session, callback) {
+      const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
       simpleParser(stream).then(
         (mail) => {
-          messages.push(Object.assign(mail, { envelopeTo: session.envelope.rcptTo.map((r) => r.address) }));
-          callback();
+          const accept = () => {
+            // Recorded when the server answers 250: from then on the mail counts as delivered.
+            messages.push(Object.assign(mail, { envelopeTo }));
+            callback();
+          };
+          if (options.delayMs) setTimeout(accept, options.delayMs);
+          else accept();
         },
         (error: Error) => callback(error),
       );
@@ -151,6 +161,11 @@ export async function startSmtpServer(options: { port?: number; reject?: (addres
       resolve(typeof address === 'object' && address !== null ? address.port : 0);
     });
   });
+  // A client killed in the middle of a message (a worker's SIGKILL) resets its connection:
+  // smtp-server reports that as an 'error' event, which is expected (and would otherwise crash
+  // the test process).
+  server.removeAllListeners('error');
+  server.on('error', () => undefined);
   return {
     port,
     url: `smtp://127.0.0.1:${port}`,

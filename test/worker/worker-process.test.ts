@@ -21,7 +21,6 @@ import {
   requestNewTech,
   tokenFromLink,
 } from './helpers/requests.js';
-import { startSlowSmtpServer } from './helpers/slow-smtp.js';
 import { waitFor } from './helpers/wait.js';
 import { killAllWorkers, startWorker, WORKER_PUBLIC_URL, type WorkerProcess } from './helpers/worker-process.js';
 
@@ -197,7 +196,7 @@ describe('worker: the real worker process', function () {
 
   it('a worker killed in the middle of a batch: a new worker delivers every row once the leases expire', async () => {
     // 20 ms per message: the 300 rows take long enough for the kill to land inside a batch.
-    const smtp = await startSlowSmtpServer({ delayMs: 20 });
+    const smtp = await startSmtpServer({ delayMs: 20 });
     closers.push(smtp.close);
     const ids = await insertManyMails(db.knex, 300, 'kill-');
     const first = worker(smtp.url);
@@ -246,7 +245,7 @@ describe('worker: the real worker process', function () {
   });
 
   it('two workers on one database send each mail once', async () => {
-    const smtp = await startSlowSmtpServer({ delayMs: 5 });
+    const smtp = await startSmtpServer({ delayMs: 5 });
     closers.push(smtp.close);
     const a = worker(smtp.url);
     const b = worker(smtp.url);
@@ -371,7 +370,7 @@ describe('worker: the real worker process', function () {
   it('on SIGTERM stops within seconds with code 0, leaving no job locked and no mail claimed', async () => {
     // A backlog that takes the worker several seconds to send (600 mails, 50 ms each, 5 at a
     // time): the signal comes in the middle of it, and stopping must not wait for it to drain.
-    const smtp = await startSlowSmtpServer({ delayMs: 50 });
+    const smtp = await startSmtpServer({ delayMs: 50 });
     closers.push(smtp.close);
     await insertManyMails(db.knex, 600, 'term-');
     const w = worker(smtp.url);
