@@ -11,6 +11,8 @@ import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
 import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
+// The benchmark's deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed.
+import { prng } from '../../bench/lib.js';
 
 interface CountRow {
   account_id: number;
@@ -55,18 +57,6 @@ async function assertCountsExact(knex: Knex, context: string): Promise<CountRow[
   const real = await realCounts(knex);
   assert.deepEqual(await keptCounts(knex), real, context);
   return real;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function* records(header: readonly string[], rows: string[][]): AsyncGenerator<ImportRecord> {
