@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { SessionData } from 'express-session';
 import { CachedKnexSessionStore } from '../../src/web/middleware/session-store.js';
-import { SESSION_TABLE } from '../../src/web/middleware/session.js';
+import { SESSIONS_TABLE } from '../../src/domain/sessions.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 const MINUTE = 60_000;
@@ -33,18 +33,18 @@ describe('web: cached session store', () => {
   beforeEach(async () => {
     clock = Date.now();
     queries = [];
-    await db.knex(SESSION_TABLE).del();
+    await db.knex(SESSIONS_TABLE).del();
   });
 
   async function storedExpiry(sid: string): Promise<number> {
-    const row = (await db.knex(SESSION_TABLE).where({ sid }).first('expired')) as { expired: string | Date };
+    const row = (await db.knex(SESSIONS_TABLE).where({ sid }).first('expired')) as { expired: string | Date };
     return new Date(row.expired).getTime();
   }
 
   it('serves a read from memory within readMs, then reads the database again', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
-    await db.knex(SESSION_TABLE).where({ sid: 's1' }).update({ sess: JSON.stringify(sessionData(8, clock + 30 * MINUTE)) });
+    await db.knex(SESSIONS_TABLE).where({ sid: 's1' }).update({ sess: JSON.stringify(sessionData(8, clock + 30 * MINUTE)) });
     queries = [];
 
     const cached = await promised<SessionData | null>((cb) => store.get('s1', cb));
@@ -58,7 +58,7 @@ describe('web: cached session store', () => {
   });
 
   it('gives every read its own copy to change', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     const first = (await promised<SessionData | null>((cb) => store.get('s1', cb))) as unknown as { accountId: number };
     first.accountId = 99;
@@ -67,7 +67,7 @@ describe('web: cached session store', () => {
   });
 
   it('forgets a destroyed session at once', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     await promised((cb) => store.destroy('s1', cb));
     assert.equal(await promised((cb) => store.get('s1', cb)), null);
@@ -75,18 +75,18 @@ describe('web: cached session store', () => {
   });
 
   it('does not serve a remembered session past its idle expiry', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60 * MINUTE, touchIntervalMs: MINUTE }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 60 * MINUTE, touchIntervalMs: MINUTE }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     clock += 31 * MINUTE;
     // The stored row is expired by then too (the store compares with the real time, so age it).
-    await db.knex(SESSION_TABLE).where({ sid: 's1' }).update({ expired: new Date(Date.now() - 1000).toISOString() });
+    await db.knex(SESSIONS_TABLE).where({ sid: 's1' }).update({ expired: new Date(Date.now() - 1000).toISOString() });
     assert.equal(await promised((cb) => store.get('s1', cb)), null);
   });
 
   it('writes the first touch after a read, then at most one per touchIntervalMs', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 2000, touchIntervalMs: MINUTE }, now);
     // Stored by another process: nothing says when its expiry was last pushed forward.
-    const other = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    const other = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
     await promised((cb) => other.set('s1', sessionData(7, clock + 10 * MINUTE), cb));
     await promised((cb) => store.get('s1', cb));
 
@@ -103,8 +103,8 @@ describe('web: cached session store', () => {
   });
 
   it('does not cache what a read racing a logout found, nor save the logged-out session again', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
-    const other = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
+    const other = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
     await promised((cb) => other.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     // A request's read is in flight when the logout destroys the session.
     const racing = promised<SessionData | null>((cb) => store.get('s1', cb));
@@ -113,13 +113,13 @@ describe('web: cached session store', () => {
     assert.equal(await promised((cb) => store.get('s1', cb)), null, 'the logged-out session is not served from memory');
     // That request ends by saving its session: the row must not come back.
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
-    assert.equal(await db.knex(SESSION_TABLE).where({ sid: 's1' }).first(), undefined);
+    assert.equal(await db.knex(SESSIONS_TABLE).where({ sid: 's1' }).first(), undefined);
     assert.equal(await promised((cb) => store.get('s1', cb)), null);
   });
 
   it('does not let a read that started before a save replace the saved session in memory', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
-    const other = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 60_000, touchIntervalMs: MINUTE }, now);
+    const other = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
     await promised((cb) => other.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     const racing = promised<SessionData | null>((cb) => store.get('s1', cb));
     await promised((cb) => store.set('s1', sessionData(8, clock + 30 * MINUTE), cb));
@@ -129,7 +129,7 @@ describe('web: cached session store', () => {
   });
 
   it('reads and writes the database every time with both settings at 0', async () => {
-    const store = new CachedKnexSessionStore(db.knex, SESSION_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
+    const store = new CachedKnexSessionStore(db.knex, SESSIONS_TABLE, { readMs: 0, touchIntervalMs: 0 }, now);
     await promised((cb) => store.set('s1', sessionData(7, clock + 30 * MINUTE), cb));
     queries = [];
     await promised((cb) => store.get('s1', cb));

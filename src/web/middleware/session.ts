@@ -2,9 +2,8 @@ import type { RequestHandler } from 'express';
 import session from 'express-session';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
+import { SESSIONS_TABLE } from '../../domain/sessions.js';
 import { CachedKnexSessionStore, type SessionCacheOptions } from './session-store.js';
-
-export const SESSION_TABLE = 'sessions';
 
 export function sessionCookieName(config: Config): string {
   // __Host- cookies must be Secure, path=/ and host-only: only possible behind HTTPS.
@@ -12,7 +11,7 @@ export function sessionCookieName(config: Config): string {
 }
 
 export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCacheOptions): RequestHandler {
-  const store = new CachedKnexSessionStore(knex, SESSION_TABLE, cache);
+  const store = new CachedKnexSessionStore(knex, SESSIONS_TABLE, cache);
   return session({
     name: sessionCookieName(config),
     secret: config.sessionSecret,
