@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../../config.js';
 import type { Account, AccountService } from '../../domain/accounts.js';
+import { regenerate } from './session.js';
 
 export interface LoadAccountOptions {
   /**
@@ -37,7 +38,8 @@ export function loadAccount(config: Config, accounts: AccountService, options: L
     const { accountId, loggedInAt } = req.session;
     if (accountId === undefined) return next();
     if (loggedInAt === undefined || Date.now() - loggedInAt > config.sessionAbsoluteMs) {
-      await new Promise<void>((resolve) => req.session.regenerate(() => resolve()));
+      // Ended as far as this request goes even if the store fails to drop it.
+      await regenerate(req).catch(() => undefined);
       return next();
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -48,7 +50,8 @@ export function loadAccount(config: Config, accounts: AccountService, options: L
     const account = await find(accountId);
     if (account && (account.passwordChangedAt ?? 0) !== (req.session.passwordChangedAt ?? 0)) {
       // The password changed after this session logged in (elsewhere, or by the operator).
-      await new Promise<void>((resolve) => req.session.regenerate(() => resolve()));
+      // Ended as far as this request goes even if the store fails to drop it.
+      await regenerate(req).catch(() => undefined);
       return next();
     }
     req.account = account;

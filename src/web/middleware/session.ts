@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import session from 'express-session';
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
@@ -45,3 +45,8 @@ export const saveSessionBeforeRedirect: RequestHandler = (req, res, next) => {
   }) as typeof res.redirect;
   next();
 };
+
+/** A new, empty session under a new id (login, and ending a session that may no longer be used). */
+export function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+}

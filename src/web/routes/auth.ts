@@ -1,12 +1,9 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
 import { noStore } from '../middleware/locals.js';
+import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
-
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
-}
 
 export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
