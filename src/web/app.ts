@@ -24,10 +24,10 @@ import { languageRoutes } from './routes/language.js';
 import { profileRoutes } from './routes/profile.js';
 import { requestsRoutes } from './routes/requests.js';
 import { servicesRoutes } from './routes/services.js';
+import { useViews } from './views.js';
 import './types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const viewsDirectory = path.join(root, 'views');
 export const publicDirectory = path.join(root, 'public');
 
 export interface WebDeps {
@@ -48,9 +48,7 @@ export function createApp(deps: WebDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('view engine', 'ejs');
-  app.set('views', viewsDirectory);
-  if (config.env !== 'development') app.enable('view cache');
+  useViews(app, { cache: config.env !== 'development' });
 
   app.use(
     helmet({

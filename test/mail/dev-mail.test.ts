@@ -3,7 +3,6 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
 import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import { createI18n, type Language } from '../../src/i18n/index.js';
@@ -11,16 +10,15 @@ import { createMailRenderer } from '../../src/mail/render.js';
 import { createTransport } from '../../src/mail/transport.js';
 import { useReaderTimeZone } from '../../src/web/middleware/locals.js';
 import { DEV_MAIL_PAGE_SIZE, devMailRoutes, linkify } from '../../src/web/routes/dev-mail.js';
+import { useViews } from '../../src/web/views.js';
 import { payload, PUBLIC_URL, TOKEN } from './mail-helpers.js';
 
-const viewsDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'views');
 const i18n = createI18n();
 
 /** Just enough of src/web/app.ts for the views: the locals the layout reads, and a 404 handler. */
 function devApp(mailDir: string, language: Language = 'en'): Express {
   const app = express();
-  app.set('view engine', 'ejs');
-  app.set('views', viewsDirectory);
+  useViews(app, { cache: false });
   app.use((req, res, next) => {
     req.language = language;
     req.t = i18n.getFixedT(language);

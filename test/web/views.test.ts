@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import ejs from 'ejs';
+import * as eslintScope from 'eslint-scope';
+import * as espree from 'espree';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { VIEW_LOCALS, VIEW_OPTIONS, viewsDirectory } from '../../src/web/views.js';
+
+/** Every .ejs file under views/, relative to it. */
+function viewFiles(dir = viewsDirectory): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return viewFiles(full);
+    return entry.name.endsWith('.ejs') ? [path.relative(viewsDirectory, full)] : [];
+  });
+}
+
+/** What EJS compiles a view into, as JavaScript source (the body of the render function). */
+function compiledSource(file: string, options: object): string {
+  const filename = path.join(viewsDirectory, file);
+  const template = new (ejs as unknown as { Template: new (text: string, options: object) => { compile(): void; source: string } }).Template(
+    readFileSync(filename, 'utf8'),
+    { ...options, filename },
+  );
+  template.compile();
+  return template.source;
+}
+
+/** The names a view reads without declaring them, other than JavaScript's own globals. */
+function freeVariables(file: string): string[] {
+  // The parameters of the function EJS wraps the source in.
+  const wrapped = `(function (locals, escapeFn, include, rethrow) {\n${compiledSource(file, { strict: true, _with: false })}\n})`;
+  const program = espree.parse(wrapped, { ecmaVersion: 2022, range: true }) as unknown as Parameters<typeof eslintScope.analyze>[0];
+  const scopes = eslintScope.analyze(program, { ecmaVersion: 2022 });
+  const names = new Set(scopes.globalScope?.through.map((reference) => reference.identifier.name));
+  return [...names].filter((name) => !(name in globalThis) && name !== 'undefined' && name !== '__line');
+}
+
+describe('web: views compiled without `with`', () => {
+  const files = viewFiles();
+
+  it('finds the views', () => {
+    assert.ok(files.includes('contacts.ejs') && files.includes(path.join('partials', 'header.ejs')), files.join(', '));
+  });
+
+  for (const file of files) {
+    it(`${file}: reads only names in VIEW_LOCALS, and compiles with them declared`, () => {
+      const missing = freeVariables(file).filter((name) => !(VIEW_LOCALS as readonly string[]).includes(name));
+      assert.deepEqual(missing, [], `add to VIEW_LOCALS in src/web/views.ts: ${missing.join(', ')}`);
+      // A name declared by the view itself as well (let/const) would be a SyntaxError here.
+      assert.doesNotThrow(() => ejs.compile(readFileSync(path.join(viewsDirectory, file), 'utf8'), { ...VIEW_OPTIONS, filename: path.join(viewsDirectory, file) }));
+    });
+  }
+
+  it('VIEW_LOCALS names nothing that no view reads', () => {
+    const read = new Set(files.flatMap(freeVariables));
+    assert.deepEqual(VIEW_LOCALS.filter((name) => !read.has(name)), []);
+  });
+
+  it('renders a missing optional local as undefined, not as a ReferenceError', () => {
+    const render = ejs.compile('<%= typeof error === "undefined" ? "none" : error %>|<%= locals.user ? "in" : "out" %>', { ...VIEW_OPTIONS });
+    assert.equal(render({}), 'none|out');
+    assert.equal(render({ error: '<b>', user: {} }), '&lt;b&gt;|in');
+  });
+});
