@@ -1,10 +1,11 @@
 // The contacts-page baseline: a bare Express 5 + EJS server rendering the same page template
 // (views/contacts.ejs with its header and footer) with 50 rows held in memory. No session, no
-// database, no CSRF, no i18n (t() returns the key), no helmet, no logging.
+// database, no CSRF, no i18n (t() returns the key), no helmet, no logging, and EJS's default
+// options; BASELINE_VIEWS=app compiles the views the way the app does (src/web/views.ts) instead.
 //
 //   PORT=3100 tsx bench/baseline-server.ts
 import express from 'express';
-import { viewsDirectory } from '../src/web/app.js';
+import { useViews, viewsDirectory } from '../src/web/views.js';
 import { ROLES, SERVICE_TYPES, type Role, type ServiceType } from '../src/domain/roles.js';
 import type { ServiceListPage, ServiceListQuery, ServiceRow } from '../src/domain/services.js';
 import { handleOf, serviceName } from './seed-large.js';
@@ -40,9 +41,12 @@ const t = (key: string) => key;
 
 const app = express();
 app.disable('x-powered-by');
-app.set('view engine', 'ejs');
-app.set('views', viewsDirectory);
-app.enable('view cache');
+if (process.env.BASELINE_VIEWS === 'app') useViews(app, { cache: true });
+else {
+  app.set('view engine', 'ejs');
+  app.set('views', viewsDirectory);
+  app.enable('view cache');
+}
 
 app.get('/healthz', (_req, res) => {
   res.type('text/plain').send('ok');

@@ -153,22 +153,10 @@ export async function benchContactsPage(databaseUrl: string, seed: SeedInfo): Pr
   }
   const peakRss = sampler.peak();
 
-  // ---- the baseline
-  const basePort = await freePort();
-  const baseUrl = `http://127.0.0.1:${basePort}`;
-  progress(`starting the baseline server on ${baseUrl}`);
-  const baseline = await startServer('bench/baseline-server.ts', {}, basePort);
-  let baseRun: LoadResult;
-  try {
-    await check(baseUrl, '/contacts', '', 50);
-    await load(baseUrl, '/contacts', 'warmup', 2);
-    progress(`autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s on the baseline`);
-    baseRun = await load(baseUrl, '/contacts', 'baseline', LOAD_SECONDS, { serverPid: baseline.pid });
-    if (baseRun.errors > 0) throw new Error(`baseline: ${baseRun.errors} errors`);
-    progress(`  ${baseRun.rps.toFixed(0)} req/s, p50 ${baseRun.p50} ms, p99 ${baseRun.p99} ms, ${baseRun.cpuMs.toFixed(2)} CPU ms/request`);
-  } finally {
-    await stopChild(baseline);
-  }
+  // ---- the baselines: the bare server of the issue (EJS's default options), and the same server
+  // compiling the views as the app does, so the gain of those options can be told apart.
+  const baseRun = await runBaseline({}, 'baseline');
+  const sameViewsRun = await runBaseline({ BASELINE_VIEWS: 'app' }, 'baseline with the app\'s view options');
 
   const app_ = combine(appRuns);
   for (const run of appRuns) {
@@ -176,7 +164,27 @@ export async function benchContactsPage(databaseUrl: string, seed: SeedInfo): Pr
   }
   result('contacts-page', { ratio: app_.rps / baseRun.rps, app_rps: app_.rps, baseline_rps: baseRun.rps, p99_ms: app_.p99 });
   result('contacts-page-cpu', { ratio: baseRun.cpuMs / app_.cpuMs, app_ms_per_req: app_.cpuMs, baseline_ms_per_req: baseRun.cpuMs });
+  result('contacts-page-same-views', { ratio: app_.rps / sameViewsRun.rps, baseline_rps: sameViewsRun.rps, baseline_ms_per_req: sameViewsRun.cpuMs });
   result('web-rss', { peak_mb: peakRss });
+}
+
+/** Starts bench/baseline-server.ts with `env`, loads it like the app, stops it. */
+async function runBaseline(env: Record<string, string>, label: string): Promise<LoadResult> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  progress(`starting the ${label} on ${url}`);
+  const baseline = await startServer('bench/baseline-server.ts', env, port);
+  try {
+    await check(url, '/contacts', '', 50);
+    await load(url, '/contacts', 'warmup', 2);
+    progress(`autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s on the ${label}`);
+    const run = await load(url, '/contacts', 'baseline', LOAD_SECONDS, { serverPid: baseline.pid });
+    if (run.errors > 0) throw new Error(`${label}: ${run.errors} errors`);
+    progress(`  ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.cpuMs.toFixed(2)} CPU ms/request`);
+    return run;
+  } finally {
+    await stopChild(baseline);
+  }
 }
 
 async function main(): Promise<void> {

@@ -49,6 +49,8 @@ async function main(): Promise<number> {
     progress(`seeded in ${seed.seconds.toFixed(1)} s`);
     result('seed', { seconds: seed.seconds, accounts: seed.accounts, services: seed.services, big_account_services: seed.bigServices });
     const env = { BENCH_DB_URL: database.url, BENCH_SEED: JSON.stringify(seed) };
+    // A kept database can be measured again without seeding it again.
+    if (process.env.BENCH_KEEP === '1') progress(`to run a part again: BENCH_DB_URL='${env.BENCH_DB_URL}' BENCH_SEED='${env.BENCH_SEED}' npx tsx bench/<part>.ts`);
 
     for (const part of parts) {
       try {
