@@ -1,3 +1,4 @@
+import ejs from 'ejs';
 import type { Express } from 'express';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +30,13 @@ export const VIEW_LOCALS = [
 export const VIEW_OPTIONS = Object.freeze({ strict: true, _with: false, destructuredLocals: [...VIEW_LOCALS] });
 
 /** The EJS views of this app, as every process that renders them sets them up. */
-export function useViews(app: Express, options: { cache: boolean }): void {
+export function useViews(app: Express, options: { cache: boolean; directory?: string }): void {
+  const directory = options.directory ?? viewsDirectory;
+  // EJS takes compile options only as an argument of its own (not from Express's 'view options').
+  app.engine('ejs', (file: string, data: object, callback: (error: Error | null, html?: string) => void) => {
+    ejs.renderFile(file, data, { ...VIEW_OPTIONS, views: [directory], cache: options.cache }, callback);
+  });
   app.set('view engine', 'ejs');
-  app.set('views', viewsDirectory);
-  app.set('view options', VIEW_OPTIONS);
+  app.set('views', directory);
   if (options.cache) app.enable('view cache');
 }

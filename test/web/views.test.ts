@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import ejs from 'ejs';
 import * as eslintScope from 'eslint-scope';
 import * as espree from 'espree';
-import { readdirSync, readFileSync } from 'node:fs';
+import express from 'express';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { VIEW_LOCALS, VIEW_OPTIONS, viewsDirectory } from '../../src/web/views.js';
+import { useViews, VIEW_LOCALS, VIEW_OPTIONS, viewsDirectory } from '../../src/web/views.js';
 
 /** Every .ejs file under views/, relative to it. */
 function viewFiles(dir = viewsDirectory): string[] {
@@ -55,6 +57,22 @@ describe('web: views compiled without `with`', () => {
   it('VIEW_LOCALS names nothing that no view reads', () => {
     const read = new Set(files.flatMap(freeVariables));
     assert.deepEqual(VIEW_LOCALS.filter((name) => !read.has(name)), []);
+  });
+
+  it('is how an app set up with useViews renders (EJS ignores Express\'s "view options")', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'contact-consent-views-'));
+    try {
+      // Through with(locals) an undeclared name would be found; compiled the app's way it is not.
+      writeFileSync(path.join(directory, 'probe.ejs'), '<%= title %>|<%= typeof notALocal %>|<%= this === undefined %>');
+      const app = express();
+      useViews(app, { cache: true, directory });
+      const html = await new Promise<string>((resolve, reject) =>
+        app.render('probe', { title: 'T', notALocal: 1 }, (error, out) => (error ? reject(error) : resolve(out as string))),
+      );
+      assert.equal(html, 'T|undefined|true');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('renders a missing optional local as undefined, not as a ReferenceError', () => {
