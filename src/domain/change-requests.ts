@@ -9,6 +9,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, Valid
 import { parseHandle } from './handles.js';
 import type { MailIntent, MailKind, Outbox } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
+import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
 import type { Service, ServiceCatalog } from './services.js';
 import { hashToken, looksLikeToken, newToken } from './tokens.js';
 
@@ -109,32 +110,6 @@ const PEOPLE_TUPLE = ['q', 'f', 't'].flatMap((alias) => PERSON_COLUMNS.map((colu
 type PeopleTuple = (string | number | null)[];
 const PARTY_TUPLE = ['p.request_id', 'p.account_id', 'p.decision', 'p.decided_at'];
 type PartyTuple = [requestId: number, accountId: number, decision: 'accept' | 'refuse' | null, decidedAt: number | null];
-
-/**
- * `IN <idList>` with one parameter, a JSON array of ids: a thousand ids as one value rather than
- * a thousand parameters to build, bind and parse.
- */
-function idList(db: Db): string {
-  return db.client.config.client === 'pg'
-    ? '(SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(? AS json)))'
-    : '(SELECT value FROM json_each(?))';
-}
-
-/** An aggregate turning the selected rows into one JSON array of arrays (optionally ordered). */
-function jsonArrayAgg(db: Db, columns: string[], orderBy?: string): string {
-  const order = orderBy ? ` ORDER BY ${orderBy}` : '';
-  return db.client.config.client === 'pg'
-    ? `json_agg(json_build_array(${columns.join(', ')})${order})`
-    : `json_group_array(json_array(${columns.join(', ')})${order})`;
-}
-
-/** The tuples of a jsonArrayAgg query: SQLite answers JSON text, PostgreSQL parsed JSON (or NULL for no rows). */
-function jsonTuples<T>(result: unknown): T[] {
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { list: string | T[] | null }[];
-  const list = rows[0]?.list ?? null;
-  if (list === null) return [];
-  return typeof list === 'string' ? (JSON.parse(list) as T[]) : list;
-}
 
 function parseRoles(value: string): Role[] {
   return ROLES.filter((role) => value.split(',').includes(role));

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
+import { jsonArrayAgg, jsonTuples } from './sql-json.js';
 
 export interface ContactRef {
   id: number;
@@ -61,7 +62,6 @@ interface JoinedRow {
   admin_handle: string;
   tech_handle: string;
   billing_handle: string;
-  pending?: number | boolean;
 }
 
 function toService(row: JoinedRow): Service {
@@ -212,7 +212,7 @@ export class ServiceCatalog {
 
     const start = (page - 1) * PAGE_SIZE;
     const end = Math.min(start + PAGE_SIZE, total);
-    let rows: JoinedRow[] = [];
+    let rows: ListTuple[] = [];
     if (end > start) {
       const reverse = start > total - end;
       const order = query.sort === 'type' ? ['type', 'name', 'id'] : ['name', 'id'];
@@ -224,25 +224,30 @@ export class ServiceCatalog {
         const { sql, bindings } = arm(part, 'id, name, type');
         return { sql: postgres && arms.length > 1 ? `(${sql} ${orderBy})` : sql, bindings };
       });
-      rows = rowsOf<JoinedRow>(
+      // The page's rows as one JSON value (see sql-json.ts).
+      rows = jsonTuples<ListTuple>(
         await knex.raw(
-          `SELECT s.id, s.name, s.type, s.admin_id, s.tech_id, s.billing_id,
-                  a.handle AS admin_handle, t.handle AS tech_handle, b.handle AS billing_handle,
-                  EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active) AS pending
+          `SELECT ${jsonArrayAgg(knex, LIST_TUPLE, order.map((column) => `p.${column}`).join(', '))} AS list
              FROM (${parts.map((part) => part.sql).join(' UNION ALL ')} ${orderBy} LIMIT ? OFFSET ?) AS p
              JOIN services s ON s.id = p.id
              JOIN accounts a ON a.id = s.admin_id
              JOIN accounts t ON t.id = s.tech_id
-             JOIN accounts b ON b.id = s.billing_id
-            ORDER BY ${order.map((column) => `p.${column}`).join(', ')}`,
+             JOIN accounts b ON b.id = s.billing_id`,
           [...parts.flatMap((part) => part.bindings), end - start, reverse ? total - end : start],
         ),
       );
     }
     return {
-      rows: rows.map((row) => {
-        const service = toService(row);
-        return { ...service, myRoles: rolesOf(service, accountId), pending: row.pending === true || Number(row.pending) === 1 };
+      rows: rows.map(([id, name, type, adminId, techId, billingId, adminHandle, techHandle, billingHandle, pending]) => {
+        const service: Service = {
+          id: Number(id),
+          name,
+          type: type as ServiceType,
+          admin: { id: Number(adminId), handle: adminHandle },
+          tech: { id: Number(techId), handle: techHandle },
+          billing: { id: Number(billingId), handle: billingHandle },
+        };
+        return { ...service, myRoles: rolesOf(service, accountId), pending: pending === true || Number(pending) === 1 };
       }),
       total,
       page,
@@ -256,6 +261,16 @@ interface ListArm {
   column: string;
   earlier: string[];
 }
+
+/** A row of the contacts list, as jsonArrayAgg answers it. */
+const LIST_TUPLE = [
+  's.id', 's.name', 's.type', 's.admin_id', 's.tech_id', 's.billing_id', 'a.handle', 't.handle', 'b.handle',
+  'EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active)',
+];
+type ListTuple = [
+  id: number, name: string, type: string, adminId: number, techId: number, billingId: number,
+  adminHandle: string, techHandle: string, billingHandle: string, pending: number | boolean,
+];
 
 /** The arms of the contacts list: each role's services, minus those an earlier role already lists. */
 const LIST_ARMS: ListArm[] = [
