@@ -47,6 +47,9 @@ export function createApp(deps: WebDeps): Express {
   const { config, knex, domain, i18n, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Pages are rendered per request (CSRF token, flash, no-store): an ETag would never match, and
+  // computing it hashes every page. Static files keep theirs (express.static).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   useViews(app, { cache: config.env !== 'development' });
 

@@ -44,6 +44,14 @@ describe('web: the contacts table', () => {
     assert.deepEqual(rowNames(beyond.text), rowNames(page2.text));
   });
 
+  it('sends pages without an ETag (never reused: no-store), static files with one', async () => {
+    const page = await agent.get('/contacts').expect(200);
+    assert.equal(page.headers.etag, undefined);
+    assert.equal(page.headers['cache-control'], 'no-store');
+    const css = await agent.get('/static/css/main.css').expect(200);
+    assert.match(String(css.headers.etag), /^W\/"/);
+  });
+
   it('searches by name, filters by type and by my role, and sorts by type', async () => {
     const search = await agent.get('/contacts?q=SHOP-0').expect(200);
     assert.deepEqual(rowNames(search.text), ['shop-00.pt', 'shop-01.pt', 'shop-02.pt', 'shop-03.pt', 'shop-04.pt', 'shop-05.pt', 'shop-06.pt', 'shop-07.pt', 'shop-08.pt', 'shop-09.pt']);
