@@ -8,7 +8,44 @@ const TABLE = 'rate_limits';
 
 function limiter(knex: Knex, keyPrefix: string, points: number, durationSeconds: number): RateLimiterAbstract {
   const options = { storeClient: knex, storeType: 'knex', tableName: TABLE, tableCreated: true, keyPrefix, points, duration: durationSeconds };
-  return knex.client.config.client === 'pg' ? new RateLimiterPostgres(options) : new RateLimiterSQLite(options);
+  return knex.client.config.client === 'pg' ? new RateLimiterPostgres(options) : new KnexRateLimiterSQLite(knex, options);
+}
+
+/**
+ * RateLimiterSQLite (rate-limiter-flexible 11.4) writes a counter in a savepoint on a connection it
+ * has already given back to knex's pool (its `_upsertTransaction` returns without awaiting inside
+ * try/finally). On SQLite's single connection a transaction of the app that starts meanwhile then
+ * fails ("cannot start a transaction within a transaction"), or the app's queries run inside the
+ * limiter's savepoint; after a failed write the savepoint is rolled back but never released, which
+ * would leave a transaction open on the connection. The write is one INSERT … ON CONFLICT …
+ * RETURNING, atomic by itself: here it runs through knex like any other query. `_upsert` is the
+ * store's documented extension point (RateLimiterStoreAbstract); the SQL is the library's own.
+ */
+class KnexRateLimiterSQLite extends RateLimiterSQLite {
+  constructor(
+    private readonly knex: Knex,
+    options: ConstructorParameters<typeof RateLimiterSQLite>[0],
+  ) {
+    super(options);
+  }
+
+  async _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<{ points: number; expire: number | null }> {
+    const now = Date.now();
+    const newExpire = msDuration > 0 ? now + msDuration : null;
+    const [sql, bindings] = forceExpire
+      ? [`INSERT OR REPLACE INTO ${TABLE} (key, points, expire) VALUES (?, ?, ?) RETURNING points, expire`, [key, points, newExpire]]
+      : [
+          `INSERT INTO ${TABLE} (key, points, expire) VALUES (?, ?, ?)
+             ON CONFLICT(key) DO UPDATE SET
+               points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
+               expire = CASE WHEN expire IS NULL OR expire > ? THEN expire ELSE excluded.expire END
+             RETURNING points, expire`,
+          [key, points, newExpire, now, now],
+        ];
+    const [row] = (await this.knex.raw(sql, bindings)) as { points: number; expire: number | null }[];
+    if (!row) throw new Error(`rate limit counter ${key} was not written`);
+    return row;
+  }
 }
 
 export interface RateLimits {
