@@ -116,6 +116,6 @@ export function createApp(deps: WebDeps): Express {
   if (!config.smtpUrl && config.env !== 'production') app.use(devMailRoutes(config));
 
   app.use(notFound);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, i18n.getFixedT('en')));
   return app;
 }

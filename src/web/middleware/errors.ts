@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { TFunction } from 'i18next';
 import { DomainError, NotFoundError, RateLimitedError } from '../../domain/errors.js';
 import type { Logger } from '../../logger.js';
 
@@ -24,7 +25,11 @@ function classify(error: unknown): { status: number; key: string; params: Record
 
 export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/**
+ * The error page, also for an error raised before the middleware that sets up the page's locals
+ * (a session store that fails, say): then it is in the default language, without session details.
+ */
+export function errorHandler(logger: Logger, fallbackT: TFunction): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const { status, key, params } = classify(error);
@@ -32,7 +37,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
     res.status(status);
     res.set('Cache-Control', 'no-store');
-    const message = res.locals.t ? res.locals.t(key, params) : key;
-    res.render('error', { title: res.locals.t ? res.locals.t(`errors.title.${status >= 500 ? 500 : status}`, { defaultValue: res.locals.t('errors.title.default') }) : 'Error', message, status });
+    if (!res.locals.t) {
+      Object.assign(res.locals, { t: fallbackT, language: 'en', htmlLang: 'en', currentPath: req.path, flash: [] });
+      // Without a session there is no CSRF token to give; the page's forms then fail safely.
+      res.locals.csrfToken ??= () => '';
+    }
+    const t = res.locals.t as TFunction;
+    res.render('error', { title: t(`errors.title.${status >= 500 ? 500 : status}`, { defaultValue: t('errors.title.default') }), message: t(key, params), status });
   };
 }
