@@ -67,16 +67,17 @@ describe('db: SQLite prepared statements kept per connection', () => {
     assert.equal(prepared.filter((sql) => sql === 'BEGIN IMMEDIATE;').length, 1);
   });
 
-  it('sees what another connection wrote after a kept read ran', async () => {
+  it('holds no snapshot once a kept read has run: other connections checkpoint, and every read sees their writes', async () => {
     const other = createKnex({ url, client: 'sqlite3' });
     try {
       const count = async () => Number(((await knex('items').count({ n: '*' }).first()) as { n: number }).n);
       assert.equal(await count(), 0);
       await other('items').insert({ name: 'from the other connection' });
+      // A reader holding a snapshot would keep the checkpoint from going through (busy = 1).
+      assert.deepEqual(await other.raw('PRAGMA wal_checkpoint(TRUNCATE)'), [{ busy: 0, log: 0, checkpointed: 0 }]);
+      // Another kept statement than the one that ran first sees the write, and so does that one.
+      assert.deepEqual(await knex('items').select('name'), [{ name: 'from the other connection' }]);
       assert.equal(await count(), 1);
-      // …and the other connection can still write: the kept statement holds no read lock.
-      await other('items').insert({ name: 'again' });
-      assert.equal(await count(), 2);
     } finally {
       await other.destroy();
     }
@@ -125,6 +126,34 @@ describe('db: SQLite prepared statements kept per connection', () => {
     );
     assert.equal(connection.statementCache?.size, STATEMENT_CACHE_SIZE);
     assert.deepEqual(await knex.raw('SELECT 0 AS n'), [{ n: 0 }]);
+  });
+
+  it('keeps no savepoint statements, whose names are new each time', async () => {
+    for (const name of ['p', 'q']) {
+      await knex.transaction(async (trx) => {
+        await trx.transaction(async (inner) => {
+          await inner('items').insert({ name });
+        });
+      });
+    }
+    const kept = [...(connection.statementCache?.keys() ?? [])];
+    assert.deepEqual(kept.filter((sql) => /SAVEPOINT/i.test(sql)), []);
+    assert.equal(prepared.filter((sql) => /SAVEPOINT/i.test(sql)).length, 0);
+    assert.deepEqual((await knex('items').orderBy('id').select('name')).map((row: { name: string }) => row.name), ['p', 'q']);
+  });
+
+  it('finalizes its statements so that the connection really closes', async () => {
+    const own = createKnex({ url, client: 'sqlite3' });
+    await own('items').select('id');
+    await own.transaction((trx) => Promise.all([trx('items').select('id'), trx.raw('SELECT 1 AS n')]));
+    const raw = (await own.client.acquireConnection()) as RawConnection & { open: boolean };
+    await own.client.releaseConnection(raw);
+    assert.ok((raw.statementCache?.size ?? 0) >= 2);
+    const closed = new Promise<void>((resolve) => (raw as unknown as { once(event: string, listener: () => void): void }).once('close', resolve));
+    await own.destroy();
+    // A close refused for unfinalized statements is only reported to knex's pool, which drops it.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    assert.equal(raw.open, false, 'the connection is still open');
   });
 
   it('answers writes without RETURNING with their row id and count of changes, as before', async () => {
