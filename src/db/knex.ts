@@ -22,6 +22,11 @@ export function sqliteFilename(url: string): string {
   return url.replace(/^sqlite:(\/\/)?/, '');
 }
 
+/**
+ * `compileSqlOnError: false` (both databases): a failed query's error message, which ends up in the
+ * logs, names the SQL with its `?` placeholders instead of the values written into it: tokens'
+ * hashes, addresses, names, and for an outbox INSERT hundreds of KB of mail payloads.
+ */
 export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Config {
   const migrations: Knex.MigratorConfig = {
     directory: migrationsDirectory,
@@ -35,6 +40,7 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
       client: 'sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      compileSqlOnError: false,
       migrations,
       pool: {
         min: 1,
@@ -56,7 +62,7 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
       },
     };
   }
-  return { client: 'pg', connection: url, migrations, pool: { min: 0, max: poolMax ?? 10 } };
+  return { client: 'pg', connection: url, migrations, compileSqlOnError: false, pool: { min: 0, max: poolMax ?? 10 } };
 }
 
 export function createKnex(options: DatabaseOptions): Knex {
