@@ -239,14 +239,17 @@ export class ServiceCatalog {
     }
     return {
       rows: rows.map(([id, name, type, adminId, techId, billingId, adminHandle, techHandle, billingHandle, pending]) => {
-        const service: Service = {
+        const service = toService({
           id: Number(id),
           name,
-          type: type as ServiceType,
-          admin: { id: Number(adminId), handle: adminHandle },
-          tech: { id: Number(techId), handle: techHandle },
-          billing: { id: Number(billingId), handle: billingHandle },
-        };
+          type,
+          admin_id: Number(adminId),
+          tech_id: Number(techId),
+          billing_id: Number(billingId),
+          admin_handle: adminHandle,
+          tech_handle: techHandle,
+          billing_handle: billingHandle,
+        });
         return { ...service, myRoles: rolesOf(service, accountId), pending: pending === true || Number(pending) === 1 };
       }),
       total,
