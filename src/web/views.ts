@@ -32,9 +32,11 @@ export const VIEW_OPTIONS = Object.freeze({ strict: true, _with: false, destruct
 /** The EJS views of this app, as every process that renders them sets them up. */
 export function useViews(app: Express, options: { cache: boolean; directory?: string }): void {
   const directory = options.directory ?? viewsDirectory;
-  // EJS takes compile options only as an argument of its own (not from Express's 'view options').
+  // EJS takes compile options only as an argument of its own (not from Express's 'view options');
+  // it copies them for each render and changes nothing in them.
+  const renderOptions = Object.freeze({ ...VIEW_OPTIONS, views: [directory], cache: options.cache });
   app.engine('ejs', (file: string, data: object, callback: (error: Error | null, html?: string) => void) => {
-    ejs.renderFile(file, data, { ...VIEW_OPTIONS, views: [directory], cache: options.cache }, callback);
+    ejs.renderFile(file, data, renderOptions, callback);
   });
   app.set('view engine', 'ejs');
   app.set('views', directory);
