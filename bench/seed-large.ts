@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { migrateLatest } from '../src/db/knex.js';
 import { hashPassword } from '../src/domain/passwords.js';
 import { newToken } from '../src/domain/tokens.js';
+import { foldForSearch } from '../src/domain/search-text.js';
 import { ROLES, SERVICE_TYPES, type Role } from '../src/domain/roles.js';
 import { createBenchDatabase, progress, prng, scaled } from './lib.js';
 
@@ -176,11 +177,11 @@ export async function seedLarge(knex: Knex, sizes: SeedSizes = seedSizes()): Pro
           // Every 50th of the big account's services has a pending request on its technical contact.
           if (n % 50 === 7) pendingRows.push({ serviceId: id, adminId: admin, techId: tech, toId: otherAccount() });
         }
-        yield { name, type, admin_id: admin, tech_id: tech, billing_id: billing, created_at: at, updated_at: at };
+        yield { name, search_name: foldForSearch(name), type, admin_id: admin, tech_id: tech, billing_id: billing, created_at: at, updated_at: at };
         if (id % 250_000 === 0) progress(`  ${id} services`);
       }
     }
-    await bulkInsert(trx, 'services', services(), batchSize(trx, 7));
+    await bulkInsert(trx, 'services', services(), batchSize(trx, 8));
 
     progress(`seeding ${pendingRows.length} pending requests`);
     await insertPendingRequests(

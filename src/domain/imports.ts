@@ -14,6 +14,7 @@ import { DomainError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { isLocale, isServiceType, ROLES, type Locale, type Role, type ServiceType } from './roles.js';
+import { foldForSearch } from './search-text.js';
 import { checkServiceName } from './services.js';
 
 export const ACCOUNT_IMPORT_HEADER = ['handle', 'email', 'name', 'locale', 'password'] as const;
@@ -422,6 +423,7 @@ export async function importServices(records: AsyncIterable<ImportRecord>, optio
   const at = (options.now ?? Date.now)();
   const inserts = services.map((service) => ({
     name: service.name,
+    search_name: foldForSearch(service.name),
     type: service.type,
     admin_id: ids.get(service.contacts.admin),
     tech_id: ids.get(service.contacts.tech),

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
+import { foldForSearch } from './search-text.js';
 import { jsonArrayAgg, jsonTuples } from './sql-json.js';
 
 export interface ContactRef {
@@ -46,10 +47,6 @@ export interface ServiceListPage {
 
 export function rolesOf(service: Pick<Service, Role>, accountId: number): Role[] {
   return ROLES.filter((role) => service[role].id === accountId);
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
 interface JoinedRow {
@@ -138,6 +135,7 @@ export class ServiceCatalog {
     const [row] = await this.deps.knex('services')
       .insert({
         name: name.name,
+        search_name: foldForSearch(name.name),
         type: input.type,
         admin_id: contacts.admin,
         tech_id: contacts.tech,
@@ -167,9 +165,10 @@ export class ServiceCatalog {
    * One page of the services where the account holds a role. The services are read as disjoint
    * arms, one per role, each excluding what an earlier arm lists (see LIST_ARMS), so that no
    * de-duplication is needed: the total is the sum of the arms' counts and a page is the merge
-   * of the arms in (name, id) or (type, name, id) order. Each arm is one range of a covering
-   * index (migration 20261124030000), so neither query reads the table; only the page's rows are
-   * then joined with their contacts. Pages past the middle are read from the end (reversed
+   * of the arms in (search_name, id) or (type, search_name, id) order: by the name without case
+   * or accents (search-text.ts), as people sort. Each arm is one range of a covering index
+   * (migration 20261124070100), so neither query reads the table; only the page's rows are then
+   * joined with their names and contacts. Pages past the middle are read from the end (reversed
    * order, smaller offset), so the deepest page costs no more than the middle one. Without a
    * search or type filter the total is not counted at all but read from account_service_counts,
    * which the database's triggers keep (migration 20261124050100): one primary-key lookup.
@@ -184,9 +183,12 @@ export class ServiceCatalog {
       filters.push('type = ?');
       filterBindings.push(query.type);
     }
-    if (query.q) {
-      filters.push(`name ${postgres ? 'ILIKE' : 'LIKE'} ? ESCAPE '\\'`);
-      filterBindings.push(`%${escapeLike(query.q)}%`);
+    // Names and the search are compared folded (search-text.ts), as plain substrings: no LIKE
+    // pattern to escape, and no per-character case folding in the database.
+    const search = query.q ? foldForSearch(query.q) : '';
+    if (search) {
+      filters.push(`${postgres ? 'strpos' : 'instr'}(search_name, ?) > 0`);
+      filterBindings.push(search);
     }
     const arm = (part: ListArm, columns: string) => ({
       sql: `SELECT ${columns} FROM services WHERE ${[`${part.column} = ?`, ...part.earlier.map((column) => `${column} <> ?`), ...filters].join(' AND ')}`,
@@ -215,13 +217,13 @@ export class ServiceCatalog {
     let rows: ListTuple[] = [];
     if (end > start) {
       const reverse = start > total - end;
-      const order = query.sort === 'type' ? ['type', 'name', 'id'] : ['name', 'id'];
+      const order = query.sort === 'type' ? ['type', 'search_name', 'id'] : ['search_name', 'id'];
       const direction = reverse ? 'DESC' : 'ASC';
       const orderBy = `ORDER BY ${order.map((column) => `${column} ${direction}`).join(', ')}`;
       // SQLite merges the arms of a compound SELECT in the ORDER BY's order by itself; PostgreSQL
       // only merges them (Merge Append) when each arm is a subquery with that order.
       const parts = arms.map((part) => {
-        const { sql, bindings } = arm(part, 'id, name, type');
+        const { sql, bindings } = arm(part, 'id, search_name, type');
         return { sql: postgres && arms.length > 1 ? `(${sql} ${orderBy})` : sql, bindings };
       });
       // The page's rows as one JSON value (see sql-json.ts).

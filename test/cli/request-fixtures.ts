@@ -15,7 +15,7 @@ export async function insertRequests(knex: Knex): Promise<RequestFixture> {
   );
   const id = async (handle: string) => ((await knex('accounts').where({ handle }).first('id')) as { id: number }).id;
   const [ab, cd, ef] = [await id('ab1-ovh'), await id('cd2-ovh'), await id('ef3-ovh')];
-  await knex('services').insert({ name: 'exemple-boutique.pt', type: 'domain', admin_id: ab, tech_id: cd, billing_id: ab, created_at: T0, updated_at: T0 });
+  await knex('services').insert({ name: 'exemple-boutique.pt', search_name: 'exemple-boutique.pt', type: 'domain', admin_id: ab, tech_id: cd, billing_id: ab, created_at: T0, updated_at: T0 });
   const service = ((await knex('services').first('id')) as { id: number }).id;
   const insert = async (row: Record<string, unknown>) => {
     await knex('change_requests').insert({ service_id: service, requester_id: ab, created_at: T0, expires_at: T0 + 7 * DAY, ...row });

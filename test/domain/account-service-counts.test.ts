@@ -170,7 +170,8 @@ describe('domain: account service counts (kept by triggers)', () => {
       async rawInsert() {
         const rows = Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
           const c = contacts();
-          return { name: `raw-${nextHandle('rw')}`, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: now(), updated_at: now() };
+          const name = `raw-${nextHandle('rw')}`;
+          return { name, search_name: name, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: now(), updated_at: now() };
         });
         await knex('services').insert(rows);
         return `raw insert of ${rows.length} services`;
@@ -256,7 +257,7 @@ describe('domain: account service counts (kept by triggers)', () => {
           const knex = i % 2 === 0 ? f.knex : other;
           return knex.transaction(async (trx) => {
             const [row] = await trx('services')
-              .insert({ name: `c-${i}`, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: 0, updated_at: 0 })
+              .insert({ name: `c-${i}`, search_name: `c-${i}`, type: 'domain', admin_id: c.admin.id, tech_id: c.tech.id, billing_id: c.billing.id, created_at: 0, updated_at: 0 })
               .returning(['id']);
             await trx('services')
               .where({ id: (row as { id: number }).id })
@@ -290,6 +291,7 @@ describe('domain: account service counts (kept by triggers)', () => {
     for (let i = 0; i < 120; i += 1) {
       await f.knex('services').insert({
         name: `p-${String(i).padStart(3, '0')}`,
+        search_name: `p-${String(i).padStart(3, '0')}`,
         type: i % 2 === 0 ? 'domain' : 'hosting',
         admin_id: i % 3 === 0 ? x.id : y.id,
         tech_id: x.id,

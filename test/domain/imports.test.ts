@@ -152,15 +152,19 @@ describe('imports', () => {
       const result = await importServices(
         records(SERVICE_IMPORT_HEADER, [
           ['exemple-boutique.pt', 'domain', 'pr1-ovh', 'PR2-ovh', 'pr3-ovh'],
-          ['exemple-boutique.pt', 'hosting', 'pr1-ovh', 'pr1-ovh', 'pr1-ovh'],
+          ['Música-Loja.pt', 'hosting', 'pr1-ovh', 'pr1-ovh', 'pr1-ovh'],
         ]),
         options({ batchSize: 1 }),
       );
       assert.deepEqual(result, { rows: 2 });
-      const rows = (await db.knex('services as s').join('accounts as t', 't.id', 's.tech_id').orderBy('s.id').select('s.type', 't.handle')) as { type: string; handle: string }[];
+      const rows = (await db.knex('services as s').join('accounts as t', 't.id', 's.tech_id').orderBy('s.id').select('s.type', 't.handle', 's.search_name')) as {
+        type: string;
+        handle: string;
+        search_name: string;
+      }[];
       assert.deepEqual(rows, [
-        { type: 'domain', handle: 'pr2-ovh' },
-        { type: 'hosting', handle: 'pr1-ovh' },
+        { type: 'domain', handle: 'pr2-ovh', search_name: 'exemple-boutique.pt' },
+        { type: 'hosting', handle: 'pr1-ovh', search_name: 'musica-loja.pt' },
       ]);
     });
 

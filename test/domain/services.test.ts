@@ -67,6 +67,30 @@ describe('domain: service catalog', () => {
     assert.equal(page.total, 2, 'the total counts the filtered rows');
   });
 
+  it('searches without case or accents, in any script, both ways', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    for (const name of ['Música-Loja.pt', 'MUSICA-BAR.pt', 'école.fr', 'ΑΘΗΝΑ.gr', 'e\u0301tude.fr', 'ﬁle.example']) {
+      await f.service({ admin: x }, { name });
+    }
+    assert.deepEqual(await names(x, { q: 'música' }), ['MUSICA-BAR.pt', 'Música-Loja.pt']);
+    assert.deepEqual(await names(x, { q: 'MÚSICA-LOJA' }), ['Música-Loja.pt']);
+    assert.deepEqual(await names(x, { q: 'musica' }), ['MUSICA-BAR.pt', 'Música-Loja.pt']);
+    assert.deepEqual(await names(x, { q: 'ÉCOLE' }), ['école.fr']);
+    assert.deepEqual(await names(x, { q: 'αθηνα' }), ['ΑΘΗΝΑ.gr']);
+    assert.deepEqual(await names(x, { q: '\u00e9tude' }), ['e\u0301tude.fr'], 'composed finds decomposed');
+    assert.deepEqual(await names(x, { q: 'file' }), ['ﬁle.example']);
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ q: 'Musica' }))).total, 2);
+    // A search of nothing but accents is no search at all.
+    assert.equal((await f.domain.services.listForAccount(x.id, query({ q: '\u0301' }))).total, 6);
+  });
+
+  it('sorts by name as people read it: without case or accents', async () => {
+    const [x] = (await f.accounts(1)) as [Account];
+    for (const name of ['zulu.net', 'école.fr', 'Alpha.net', 'Ecole.com', 'beta.org']) await f.service({ admin: x }, { name });
+    assert.deepEqual(await names(x), ['Alpha.net', 'beta.org', 'Ecole.com', 'école.fr', 'zulu.net']);
+    assert.deepEqual(await names(x, { q: 'ECOLE' }), ['Ecole.com', 'école.fr']);
+  });
+
   it('filters by type and by role', async () => {
     const [x, y] = (await f.accounts(2)) as [Account, Account];
     const make = (name: string, type: ServiceType, roles: Partial<Record<Role, Account>>) =>

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { validateNewAccount } from '../../domain/accounts.js';
 import { hashPassword } from '../../domain/passwords.js';
+import { foldForSearch } from '../../domain/search-text.js';
 import { ROLES, type Locale, type Role, type ServiceType } from '../../domain/roles.js';
 
 type DemoKey = 'ana' | 'jean' | 'laura' | 'david' | 'emma';
@@ -269,6 +270,7 @@ export async function seedDemo(knex: Knex, options: { handleSuffix: string; now?
     await trx('services').insert(
       DEMO_SERVICES.map((service) => ({
         name: service.name,
+        search_name: foldForSearch(service.name),
         type: service.type,
         admin_id: idOf(service.admin),
         tech_id: idOf(service.tech),
