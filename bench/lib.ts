@@ -114,8 +114,17 @@ export function rssMb(pid: number = process.pid): number {
 
 /** CPU time (user + system, all threads) a process has used so far, in seconds, from /proc/<pid>/stat. */
 export function cpuSeconds(pid: number = process.pid): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds (user + system) of one thread of a process; the main thread's id is the process id. */
+export function threadCpuSeconds(pid: number = process.pid, tid: number = pid): number {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuSeconds(file: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     // Fields after the command name (which may contain spaces) start at field 3; utime, stime are 14, 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
