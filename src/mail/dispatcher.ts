@@ -57,8 +57,15 @@ interface OutboxRow {
 /**
  * Rows claimed per round and mails in flight at once, unless the caller says otherwise. The worker
  * process tests rely on these bounds (rows left leased by a crash, mails finishing after SIGTERM).
+ *
+ * Each round ends by waiting for its last sends and its last "sent" UPDATE, then claims the next
+ * rows, while the SMTP connections idle: with 50 rows per round that pause cost about a fifth of
+ * the throughput (`npm run bench mail-dispatch`: ratio 0.75–0.80 at 50, 0.83 at 100, 0.91–0.97 at
+ * 200). A crash leaves at most this many rows leased, until their lease runs out, and rows not
+ * started in the first half of their lease are handed back, so a slow SMTP server is no reason
+ * for a smaller batch.
  */
-export const DEFAULT_BATCH_SIZE = 50;
+export const DEFAULT_BATCH_SIZE = 200;
 export const DEFAULT_CONCURRENCY = 5;
 /** At most this many sent mails wait for their "sent" UPDATE (what a crash may send twice). */
 const SENT_FLUSH_EVERY = 10;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createDomain } from '../../src/domain/index.js';
 import { JOBS } from '../../src/worker/jobs.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY } from '../../src/mail/dispatcher.js';
 import { freePort, insertMail, outboxRows, startSmtpServer, TOKEN, type TestSmtpServer } from '../mail/mail-helpers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import {
@@ -24,9 +25,9 @@ import {
 import { waitFor } from './helpers/wait.js';
 import { killAllWorkers, startWorker, WORKER_PUBLIC_URL, type WorkerProcess } from './helpers/worker-process.js';
 
-/** The dispatcher's defaults (src/mail/dispatcher.ts): rows claimed per round, mails sent at once. */
-const BATCH_SIZE = 50;
-const CONCURRENCY = 5;
+/** The dispatcher's defaults, which the worker uses: rows claimed per round, mails sent at once. */
+const BATCH_SIZE = DEFAULT_BATCH_SIZE;
+const CONCURRENCY = DEFAULT_CONCURRENCY;
 
 describe('worker: the real worker process', function () {
   this.timeout(30_000);
