@@ -80,10 +80,16 @@ export interface NewServiceInput {
   billing: unknown;
 }
 
+/** The longest folded name (search_name) a service may have, in UTF-8 bytes. */
+const MAX_SEARCH_NAME_BYTES = 2000;
+
 export function checkServiceName(raw: unknown): { name: string } | { error: Message } {
   const name = typeof raw === 'string' ? raw.trim() : '';
   if (name === '') return { error: { key: 'errors.service.nameRequired' } };
   if (name.length > 200 || /[\x00-\x1f\x7f]/.test(name)) return { error: { key: 'errors.service.nameFormat' } };
+  // Compatibility characters can unfold into many ("ﷺ" into 18): the folded name goes into the
+  // contacts list's indexes, whose entries PostgreSQL limits to about 2,700 bytes.
+  if (Buffer.byteLength(foldForSearch(name)) > MAX_SEARCH_NAME_BYTES) return { error: { key: 'errors.service.nameFormat' } };
   return { name };
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { foldForSearch } from '../../src/domain/search-text.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
-const NAMES = ['plain-ascii.example', 'MIXED-Case.Example', 'Música-Loja.pt', 'e\u0301cole.fr', 'ΑΘΗΝΑ.gr', 'tab\tless~ok'];
+const NAMES = ['plain-ascii.example', 'MIXED-Case.Example', 'Música-Loja.pt', 'e\u0301cole.fr', 'ΑΘΗΝΑ.gr', 'ΟΔΥΣΣΕΑΣ.gr', 'Straße.de', 'tab\tless~ok'];
 
 describe('db: services.search_name migrations', () => {
   let db: TestDatabase;
@@ -43,6 +43,12 @@ describe('db: services.search_name migrations', () => {
       NAMES.map((name) => foldForSearch(name)),
     );
     assert.equal(rows[2]?.search_name, 'musica-loja.pt');
+    if (db.client === 'pg') {
+      // Byte order whatever the database's locale (this machine's is C.UTF-8, a production one
+      // may well be en_US.UTF-8, which would sort "my-shop" after "mya").
+      const column = await knex.raw(`SELECT collation_name FROM information_schema.columns WHERE table_name = 'services' AND column_name = 'search_name'`);
+      assert.equal((column as { rows: { collation_name: string }[] }).rows[0]?.collation_name, 'C');
+    }
     assert.deepEqual({ ...(await counts()) }, { services: NAMES.length, admin: NAMES.length }, 'the counts triggers survived');
 
     // A writer that forgets the column is stopped, on either database.

@@ -17,6 +17,14 @@ describe('domain: search text folding', () => {
     assert.equal(foldForSearch('İstanbul'), 'istanbul');
   });
 
+  it('folds case rather than lower-casing: ß, long s and the Greek final sigma', () => {
+    assert.equal(foldForSearch('Straße'), foldForSearch('STRASSE'));
+    assert.equal(foldForSearch('ſ'), 's');
+    assert.equal(foldForSearch('ΑΘΗΝΑΣ'), 'αθηνασ');
+    assert.equal(foldForSearch('αθηνας'), 'αθηνασ');
+    assert.equal(foldForSearch('ΟΔΥΣΣΕΑΣ-shop'), 'οδυσσεασ-shop');
+  });
+
   it('leaves what is not a letter alone', () => {
     assert.equal(foldForSearch('100%_sure\\.net'), '100%_sure\\.net');
     assert.equal(foldForSearch(''), '');

@@ -14,7 +14,7 @@ import type { Knex } from 'knex';
 // triggers of migration 20261124050100.
 
 function fold(text: string): string {
-  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toUpperCase().toLowerCase().replace(/ς/g, 'σ');
 }
 
 /** Services per UPDATE while filling in the names that are not plain ASCII. */
@@ -22,11 +22,14 @@ const CHUNK = 2000;
 
 export async function up(knex: Knex): Promise<void> {
   const postgres = knex.client.config.client === 'pg';
-  await knex.raw('ALTER TABLE services ADD COLUMN search_name text');
-  // Printable ASCII folds to its lower case, which both databases compute alike.
+  // Sorted and compared byte for byte on both databases: PostgreSQL's default collation would
+  // order by its locale's rules (which skip punctuation, common in domain names) instead.
+  await knex.raw(`ALTER TABLE services ADD COLUMN search_name text${postgres ? ' COLLATE "C"' : ''}`);
+  // Printable ASCII folds to its lower case, which both databases compute alike (on PostgreSQL
+  // under the "C" collation, whatever the database's locale: a Turkish one lowers "I" to "ı").
   await knex.raw(
     postgres
-      ? `UPDATE services SET search_name = lower(name) WHERE name ~ '^[ -~]*$'`
+      ? `UPDATE services SET search_name = lower(name COLLATE "C") WHERE name COLLATE "C" ~ '^[ -~]*$'`
       : `UPDATE services SET search_name = lower(name) WHERE name NOT GLOB '*[^ -~]*'`,
   );
   // The rest, in id order, folded here.
