@@ -60,7 +60,7 @@ interface OutboxRow {
  *
  * Each round ends by waiting for its last sends and its last "sent" UPDATE, then claims the next
  * rows, while the SMTP connections idle: with 50 rows per round that pause cost about a fifth of
- * the throughput (`npm run bench mail-dispatch`: ratio 0.75–0.80 at 50, 0.83 at 100, 0.91–0.97 at
+ * the throughput (`npm run bench mail-dispatch`: ratio 0.75–0.80 at 50, 0.83 at 100, 0.86–0.97 at
  * 200). A crash leaves at most this many rows leased, until their lease runs out, and rows not
  * started in the first half of their lease are handed back, so a slow SMTP server is no reason
  * for a smaller batch.
