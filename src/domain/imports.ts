@@ -14,7 +14,6 @@ import { DomainError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { isLocale, isServiceType, ROLES, type Locale, type Role, type ServiceType } from './roles.js';
-import { foldForSearch } from './search-text.js';
 import { checkServiceName } from './services.js';
 
 export const ACCOUNT_IMPORT_HEADER = ['handle', 'email', 'name', 'locale', 'password'] as const;
@@ -369,6 +368,7 @@ export async function importAccounts(records: AsyncIterable<ImportRecord>, optio
 interface PendingService {
   line: number;
   name: string;
+  searchName: string;
   type: ServiceType;
   contacts: Record<Role, string>;
 }
@@ -408,7 +408,7 @@ export async function importServices(records: AsyncIterable<ImportRecord>, optio
     }
     const complete = contacts as Record<Role, string>;
     for (const role of ROLES) handles.add(complete[role]);
-    services.push({ line, name: name.name, type, contacts: complete });
+    services.push({ line, name: name.name, searchName: name.searchName, type, contacts: complete });
   });
 
   const ids = await resolveHandles(options.knex, handles);
@@ -423,7 +423,7 @@ export async function importServices(records: AsyncIterable<ImportRecord>, optio
   const at = (options.now ?? Date.now)();
   const inserts = services.map((service) => ({
     name: service.name,
-    search_name: foldForSearch(service.name),
+    search_name: service.searchName,
     type: service.type,
     admin_id: ids.get(service.contacts.admin),
     tech_id: ids.get(service.contacts.tech),

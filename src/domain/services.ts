@@ -3,7 +3,7 @@ import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
 import { foldForSearch } from './search-text.js';
-import { jsonArrayAgg, jsonTuples } from './sql-json.js';
+import { jsonArrayAgg, jsonTuples, rowsOf } from './sql-json.js';
 
 export interface ContactRef {
   id: number;
@@ -83,14 +83,16 @@ export interface NewServiceInput {
 /** The longest folded name (search_name) a service may have, in UTF-8 bytes. */
 const MAX_SEARCH_NAME_BYTES = 2000;
 
-export function checkServiceName(raw: unknown): { name: string } | { error: Message } {
+/** A valid name, trimmed, with its folded form for services.search_name; or why it is not valid. */
+export function checkServiceName(raw: unknown): { name: string; searchName: string } | { error: Message } {
   const name = typeof raw === 'string' ? raw.trim() : '';
   if (name === '') return { error: { key: 'errors.service.nameRequired' } };
   if (name.length > 200 || /[\x00-\x1f\x7f]/.test(name)) return { error: { key: 'errors.service.nameFormat' } };
   // Compatibility characters can unfold into many ("ﷺ" into 18): the folded name goes into the
   // contacts list's indexes, whose entries PostgreSQL limits to about 2,700 bytes.
-  if (Buffer.byteLength(foldForSearch(name)) > MAX_SEARCH_NAME_BYTES) return { error: { key: 'errors.service.nameFormat' } };
-  return { name };
+  const searchName = foldForSearch(name);
+  if (Buffer.byteLength(searchName) > MAX_SEARCH_NAME_BYTES) return { error: { key: 'errors.service.nameFormat' } };
+  return { name, searchName };
 }
 
 export interface ServiceCatalogDeps {
@@ -141,7 +143,7 @@ export class ServiceCatalog {
     const [row] = await this.deps.knex('services')
       .insert({
         name: name.name,
-        search_name: foldForSearch(name.name),
+        search_name: name.searchName,
         type: input.type,
         admin_id: contacts.admin,
         tech_id: contacts.tech,
@@ -292,11 +294,6 @@ const LIST_ARMS: ListArm[] = [
 
 /** The column of account_service_counts that holds the number of services with each role. */
 const COUNT_COLUMNS: Record<Role, string> = { admin: 'admin', tech: 'tech', billing: 'billing' };
-
-/** knex.raw answers rows on SQLite and a result with `rows` on PostgreSQL. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 export function parseListQuery(raw: Record<string, unknown>): ServiceListQuery {
   const q = typeof raw.q === 'string' ? raw.q.trim().slice(0, 100) : '';

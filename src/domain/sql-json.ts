@@ -23,10 +23,14 @@ export function jsonArrayAgg(db: Db, columns: string[], orderBy?: string): strin
     : `json_group_array(json_array(${columns.join(', ')})${order})`;
 }
 
+/** knex.raw answers rows on SQLite and a result with `rows` on PostgreSQL. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
 /** The tuples of a jsonArrayAgg query: SQLite answers JSON text, PostgreSQL parsed JSON (or NULL for no rows). */
 export function jsonTuples<T>(result: unknown): T[] {
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { list: string | T[] | null }[];
-  const list = rows[0]?.list ?? null;
+  const list = rowsOf<{ list: string | T[] | null }>(result)[0]?.list ?? null;
   if (list === null) return [];
   return typeof list === 'string' ? (JSON.parse(list) as T[]) : list;
 }

@@ -177,6 +177,7 @@ describe('imports', () => {
             ['', 'mainframe', 'pr1-ovh', 'bad', 'pr1-ovh'],
             ['unknown.pt', 'vps', 'zz404-ovh', 'pr1-ovh', 'zz405-ovh'],
             ['short.pt', 'vps'],
+            ['\ufdfa'.repeat(200), 'domain', 'pr1-ovh', 'pr1-ovh', 'pr1-ovh'],
           ]),
           options(),
         ),
@@ -188,6 +189,7 @@ describe('imports', () => {
         '4:admin:errors.handle.unknown',
         '4:billing:errors.handle.unknown',
         '5:-:cli.import.columnCount',
+        '6:name:errors.service.nameFormat',
       ]);
       assert.equal(await count('services'), before);
     });
