@@ -15,6 +15,7 @@ import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { isLocale, isServiceType, ROLES, type Locale, type Role, type ServiceType } from './roles.js';
 import { checkServiceName } from './services.js';
+import { idList } from './sql-json.js';
 
 export const ACCOUNT_IMPORT_HEADER = ['handle', 'email', 'name', 'locale', 'password'] as const;
 export const SERVICE_IMPORT_HEADER = ['name', 'type', 'admin', 'tech', 'billing'] as const;
@@ -431,6 +432,25 @@ export async function importServices(records: AsyncIterable<ImportRecord>, optio
     created_at: at,
     updated_at: at,
   }));
-  await options.knex.transaction((trx) => insertInBatches(trx, 'services', inserts, options));
+  await options.knex.transaction(async (trx) => {
+    await lockServiceCounts(trx, new Set(ids.values()));
+    await insertInBatches(trx, 'services', inserts, options);
+  });
   return { rows };
+}
+
+/**
+ * PostgreSQL: locks the account_service_counts rows of `accountIds`, in account order, before the
+ * import's first INSERT. The counts triggers lock the rows each INSERT touches in account order, but
+ * only within that statement: two imports of several batches each over the same accounts (the
+ * first batch of one and the second of the other naming the same account) would otherwise each
+ * hold a row the other waits for, and one of them would fail as a deadlock. Locked up front, the
+ * second import waits for the first to commit. SQLite needs nothing: its write transactions take
+ * the database's one write lock when they begin (db/knex.ts).
+ */
+async function lockServiceCounts(trx: Knex.Transaction, accountIds: ReadonlySet<number>): Promise<void> {
+  if (trx.client.config.client !== 'pg' || accountIds.size === 0) return;
+  await trx.raw(`SELECT account_id FROM account_service_counts WHERE account_id IN ${idList(trx)} ORDER BY account_id FOR UPDATE`, [
+    JSON.stringify([...accountIds]),
+  ]);
 }

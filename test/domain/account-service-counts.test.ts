@@ -64,6 +64,14 @@ async function* records(header: readonly string[], rows: string[][]): AsyncGener
   for (const [i, fields] of rows.entries()) yield { line: i + 2, fields };
 }
 
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
 const query = (overrides: Partial<ServiceListQuery> = {}): ServiceListQuery => ({ q: '', type: undefined, role: undefined, sort: 'name', page: 1, ...overrides });
 
 describe('domain: account service counts (kept by triggers)', () => {
@@ -270,6 +278,60 @@ describe('domain: account service counts (kept by triggers)', () => {
     }
     const counts = new Map((await assertCountsExact(f.knex, 'after concurrent writes')).map((row) => [row.account_id, row]));
     assert.deepEqual(counts.get(x.id), { account_id: x.id, services: 16, admin: 8, tech: 8, billing: 8 });
+  });
+
+  it('lets two imports of several batches over the same accounts, in opposite orders, both finish', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    const other = f.db.connect();
+    // Each import writes one service per INSERT and, before its second INSERT, waits until the
+    // other has written its first (or 500 ms have passed): left to the triggers alone, each would
+    // then hold the counts row the other needs next, and PostgreSQL would end one as a deadlock.
+    const firstWritten = [deferred(), deferred()];
+    const slowedDown = (knex: Knex, me: 0 | 1): Knex => {
+      let inserts = 0;
+      const wrapTransaction = (trx: Knex.Transaction) =>
+        new Proxy(trx, {
+          apply(target, thisArg, args: unknown[]) {
+            const builder = Reflect.apply(target, thisArg, args) as Knex.QueryBuilder;
+            if (args[0] !== 'services') return builder;
+            const insert = builder.insert.bind(builder) as (rows: unknown) => Promise<unknown>;
+            return Object.assign(builder, {
+              insert: async (rows: unknown) => {
+                inserts += 1;
+                if (inserts === 2) {
+                  firstWritten[me]?.resolve();
+                  await Promise.race([firstWritten[1 - me]?.promise, new Promise((resolve) => setTimeout(resolve, 500))]);
+                }
+                return insert(rows);
+              },
+            });
+          },
+        });
+      return new Proxy(knex, {
+        get(target, property, receiver) {
+          if (property !== 'transaction') return Reflect.get(target, property, receiver) as unknown;
+          return (work: (trx: Knex.Transaction) => Promise<unknown>) => target.transaction((trx) => work(wrapTransaction(trx)));
+        },
+      });
+    };
+    const rowsFor = (first: Account, second: Account, tag: string) => [
+      [`${tag}-1.example`, 'domain', first.handle, first.handle, first.handle],
+      [`${tag}-2.example`, 'domain', second.handle, second.handle, second.handle],
+    ];
+    try {
+      const outcomes = await Promise.allSettled([
+        importServices(records(SERVICE_IMPORT_HEADER, rowsFor(x, y, 'xy')), { knex: slowedDown(f.knex, 0), handleSuffix: 'ovh', batchSize: 1 }),
+        importServices(records(SERVICE_IMPORT_HEADER, rowsFor(y, x, 'yx')), { knex: slowedDown(other, 1), handleSuffix: 'ovh', batchSize: 1 }),
+      ]);
+      assert.deepEqual(
+        outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason))),
+        [{ rows: 2 }, { rows: 2 }],
+      );
+    } finally {
+      await other.destroy();
+    }
+    const counts = new Map((await assertCountsExact(f.knex, 'after two crossing imports')).map((row) => [row.account_id, row]));
+    assert.deepEqual(counts.get(x.id), { account_id: x.id, services: 2, admin: 2, tech: 2, billing: 2 });
   });
 
   it('listForAccount reads totals equal to the real counts, with and without a role filter', async () => {
