@@ -6,6 +6,8 @@ export interface FlashMessage {
   type: 'success' | 'info' | 'error';
   key: string;
   params?: Record<string, string | number>;
+  /** Placeholders that are dates (epoch ms): shown as `<time>` elements in the reader's zone (flashParts). */
+  times?: Record<string, number>;
   /** Extra lines (e.g. one per created request), each a key with parameters. */
   items?: { key: string; params?: Record<string, string | number> }[];
 }

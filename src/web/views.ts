@@ -11,8 +11,8 @@ export const viewsDirectory = path.join(root, 'views');
  * against the views' free variables). A missing name makes its view fail with a ReferenceError.
  */
 export const VIEW_LOCALS = [
-  // every page (middleware/locals.ts, middleware/i18n.ts, the routes)
-  't', 'title', 'user', 'csrfToken', 'currentPath', 'flash', 'language', 'htmlLang', 'timeOf',
+  // every page (middleware/locals.ts, middleware/i18n.ts, app.locals in app.ts, the routes)
+  't', 'title', 'user', 'csrfToken', 'currentPath', 'flash', 'flashParts', 'language', 'htmlLang', 'timeOf',
   // pages
   'account', 'actions', 'current', 'defaultTimeZone', 'editable', 'emailErrors', 'emailValues', 'error', 'errors', 'events',
   'handlePattern', 'handles', 'mailDir', 'message', 'messages', 'page', 'pageCount', 'pageUrl', 'passwordErrors', 'query',

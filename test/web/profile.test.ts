@@ -147,6 +147,39 @@ describe('web: time zone', () => {
     assert.deepEqual(list[0], { datetime: new Date(request.createdAt).toISOString(), local: 'pt-PT', text: format('pt-PT', 'Europe/Lisbon', request.createdAt) });
   });
 
+  it('the flash after an edit gives the expiry as a <time> in the reader\'s zone, like the other dates', async () => {
+    const [admin, tech, newcomer] = [await addAccount(t.domain), await addAccount(t.domain), await addAccount(t.domain)];
+    const service = await t.domain.services.create({ name: `flash-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: tech.handle, billing: admin.handle });
+    const { agent, csrf } = await loginAgent(t.app, admin.handle);
+    const edit = async () => {
+      // Any earlier flash is shown (and so taken) by this page first.
+      await agent.get('/requests').expect(200);
+      await agent.post(`/services/${service.id}/contacts`).type('form').send({ _csrf: csrf, tech: newcomer.handle }).expect(303);
+      const page = (await agent.get('/contacts').expect(200)).text;
+      const rows = (await t.db.knex('change_requests').where({ service_id: service.id, state: 'pending' }).select('id', 'expires_at')) as { id: number; expires_at: number }[];
+      const expiresAt = Number(rows[0]?.expires_at);
+      const flash = /<div class="notice notice--success">\s*<p>([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '';
+      // Withdrawn again so the next edit makes a new request.
+      await agent.post(`/requests/${rows[0]?.id}/cancel`).type('form').send({ _csrf: csrf }).expect(303);
+      return { flash, expiresAt };
+    };
+
+    let { flash, expiresAt } = await edit();
+    const iso = new Date(expiresAt).toISOString();
+    assert.equal(
+      flash,
+      `Your request was registered. The people concerned will receive an e-mail to confirm it; it expires on <time datetime="${iso}" data-local="en-GB">${format('en-GB', 'Europe/Lisbon', expiresAt)}</time>.`,
+    );
+
+    await agent.post('/profile/time-zone').type('form').send({ _csrf: csrf, timeZone: 'Asia/Tokyo' }).expect(303);
+    await agent.post('/language').type('form').send({ _csrf: csrf, language: 'pt-PT', next: '/contacts' }).expect(303);
+    ({ flash, expiresAt } = await edit());
+    assert.equal(
+      flash,
+      `O seu pedido foi registado. As pessoas envolvidas vão receber um e-mail para o confirmar; expira em <time datetime="${new Date(expiresAt).toISOString()}">${format('pt-PT', 'Asia/Tokyo', expiresAt)}</time>.`,
+    );
+  });
+
   it('the state of a request (JSON for My requests) gives its decision date as the pages show it', async () => {
     const { admin, request } = await pendingRequest();
     const { agent, csrf } = await loginAgent(t.app, admin.handle);

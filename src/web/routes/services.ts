@@ -42,7 +42,8 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
         flash(req, {
           type: 'success',
           key: 'edit.created',
-          params: { count: created.length, expires: res.locals.formatDate(created[0]?.expiresAt) },
+          params: { count: created.length },
+          times: created[0] ? { expires: created[0].expiresAt } : {},
           items: created.map((request) => ({
             key: 'edit.createdItem',
             params: {
