@@ -445,12 +445,16 @@ export async function importServices(records: AsyncIterable<ImportRecord>, optio
  * only within that statement: two imports of several batches each over the same accounts (the
  * first batch of one and the second of the other naming the same account) would otherwise each
  * hold a row the other waits for, and one of them would fail as a deadlock. Locked up front, the
- * second import waits for the first to commit. SQLite needs nothing: its write transactions take
- * the database's one write lock when they begin (db/knex.ts).
+ * second import waits for the first to commit. The price: a web edit on one of these accounts
+ * waits for the whole import instead of only its batches from that account on; imports are
+ * operator work, and one of 500,000 services writes in seconds. SQLite needs nothing: its write
+ * transactions take the database's one write lock when they begin (db/knex.ts).
  */
 async function lockServiceCounts(trx: Knex.Transaction, accountIds: ReadonlySet<number>): Promise<void> {
   if (trx.client.config.client !== 'pg' || accountIds.size === 0) return;
-  await trx.raw(`SELECT account_id FROM account_service_counts WHERE account_id IN ${idList(trx)} ORDER BY account_id FOR UPDATE`, [
-    JSON.stringify([...accountIds]),
-  ]);
+  // FOR UPDATE, as the triggers lock these rows (so no upgrade later); counted, so no row travels back.
+  await trx.raw(
+    `SELECT count(*) FROM (SELECT 1 FROM account_service_counts WHERE account_id IN ${idList(trx)} ORDER BY account_id FOR UPDATE) AS locked`,
+    [JSON.stringify([...accountIds])],
+  );
 }

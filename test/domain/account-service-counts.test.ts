@@ -8,6 +8,7 @@ import type { ChangeRequest } from '../../src/domain/change-requests.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { ACCOUNT_IMPORT_HEADER, importAccounts, importServices, SERVICE_IMPORT_HEADER, type ImportRecord } from '../../src/domain/imports.js';
 import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
+import { rowsOf } from '../../src/domain/sql-json.js';
 import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
@@ -284,9 +285,22 @@ describe('domain: account service counts (kept by triggers)', () => {
     const [x, y] = (await f.accounts(2)) as [Account, Account];
     const other = f.db.connect();
     // Each import writes one service per INSERT and, before its second INSERT, waits until the
-    // other has written its first (or 500 ms have passed): left to the triggers alone, each would
-    // then hold the counts row the other needs next, and PostgreSQL would end one as a deadlock.
+    // other has written its first, or waits for a lock: left to the triggers alone, each would then
+    // hold the counts row the other needs next, and PostgreSQL would end one as a deadlock. (A
+    // PostgreSQL regression test: on SQLite the second import waits in BEGIN IMMEDIATE, where no
+    // query can see it, so the first goes on after 500 ms.)
     const firstWritten = [deferred(), deferred()];
+    const otherWaitsForALock = async (): Promise<void> => {
+      if (f.db.client !== 'pg') return new Promise((resolve) => setTimeout(resolve, 500));
+      for (let tries = 0; tries < 500; tries += 1) {
+        const waiting = rowsOf<{ n: string | number }>(
+          // A backend of this test's database waiting for a row another transaction holds.
+          await f.knex.raw(`SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`),
+        );
+        if (Number(waiting[0]?.n) > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
     const slowedDown = (knex: Knex, me: 0 | 1): Knex => {
       let inserts = 0;
       const wrapTransaction = (trx: Knex.Transaction) =>
@@ -300,7 +314,7 @@ describe('domain: account service counts (kept by triggers)', () => {
                 inserts += 1;
                 if (inserts === 2) {
                   firstWritten[me]?.resolve();
-                  await Promise.race([firstWritten[1 - me]?.promise, new Promise((resolve) => setTimeout(resolve, 500))]);
+                  await Promise.race([firstWritten[1 - me]?.promise, otherWaitsForALock()]);
                 }
                 return insert(rows);
               },
