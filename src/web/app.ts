@@ -12,7 +12,7 @@ import { redactUrl, type Logger } from '../logger.js';
 import { loadAccount } from './middleware/auth.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { i18nMiddleware } from './middleware/i18n.js';
-import { flashParts, viewLocals } from './middleware/locals.js';
+import { viewLocals } from './middleware/locals.js';
 import { createRateLimits } from './middleware/rate-limits.js';
 import { saveSessionBeforeRedirect, sessionMiddleware } from './middleware/session.js';
 import { DEFAULT_SESSION_CACHE, type SessionCacheOptions } from './middleware/session-store.js';
@@ -52,8 +52,6 @@ export function createApp(deps: WebDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   useViews(app, { cache: config.env !== 'development' });
-  // Helpers every view may call, the same for every request.
-  app.locals.flashParts = flashParts;
 
   app.use(
     helmet({

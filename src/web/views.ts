@@ -2,6 +2,7 @@ import ejs from 'ejs';
 import type { Express } from 'express';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flashParts } from './middleware/locals.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const viewsDirectory = path.join(root, 'views');
@@ -11,7 +12,7 @@ export const viewsDirectory = path.join(root, 'views');
  * against the views' free variables). A missing name makes its view fail with a ReferenceError.
  */
 export const VIEW_LOCALS = [
-  // every page (middleware/locals.ts, middleware/i18n.ts, app.locals in app.ts, the routes)
+  // every page (middleware/locals.ts, middleware/i18n.ts, app.locals set by useViews, the routes)
   't', 'title', 'user', 'csrfToken', 'currentPath', 'flash', 'flashParts', 'language', 'htmlLang', 'timeOf',
   // pages
   'account', 'actions', 'current', 'defaultTimeZone', 'editable', 'emailErrors', 'emailValues', 'error', 'errors', 'events',
@@ -40,5 +41,7 @@ export function useViews(app: Express, options: { cache: boolean; directory?: st
   });
   app.set('view engine', 'ejs');
   app.set('views', directory);
+  // Helpers every page may call, the same for every request.
+  app.locals.flashParts = flashParts;
   if (options.cache) app.enable('view cache');
 }

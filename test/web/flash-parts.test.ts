@@ -34,5 +34,28 @@ describe('web: flashParts', () => {
   it('keeps a parameter that looks like a mark but names no date as text', () => {
     const parts = flashParts(t, { type: 'success', key: 'expiry', params: { id: '\uE000expires\uE000' } });
     assert.deepEqual(parts, [{ text: 'Request ' }, { text: '\uE000expires\uE000' }, { text: ' registered; it expires on .' }]);
+    // Names every object answers to are no dates either.
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const mark = `\uE000${name}\uE000`;
+      assert.deepEqual(flashParts(t, { type: 'success', key: 'expiry', params: { id: mark }, times: { expires: 5 } }), [
+        { text: 'Request ' },
+        { text: mark },
+        { text: ' registered; it expires on ' },
+        { at: 5 },
+        { text: '.' },
+      ]);
+    }
+  });
+
+  it('takes date names of any characters', () => {
+    assert.deepEqual(flashParts(t, { type: 'info', key: 'two', times: { from: 1 }, params: { until: 'later' } }), [{ at: 1 }, { text: ' until later' }]);
+    const custom = (key: string, params: Record<string, unknown> = {}) => `due ${String(params['due_at-2'])}`;
+    assert.deepEqual(flashParts(custom, { type: 'info', key: 'x', times: { 'due_at-2': 9 } }), [{ text: 'due ' }, { at: 9 }]);
+  });
+
+  it('shows a flash stored before dates had parts (text in params, no times) as it was written', () => {
+    assert.deepEqual(flashParts(t, { type: 'success', key: 'expiry', params: { id: 3, expires: '1 Dec 2026, 10:50 WET' } }), [
+      { text: 'Request 3 registered; it expires on 1 Dec 2026, 10:50 WET.' },
+    ]);
   });
 });

@@ -8,15 +8,15 @@ export function flash(req: Request, message: FlashMessage): void {
 }
 
 /** Stands in for a date while a flash message is translated; private-use characters no catalogue holds. */
-const TIME_MARK = /\uE000([A-Za-z]+)\uE000/;
+const TIME_MARK = /\uE000([^\uE000]+)\uE000/;
+
+export type FlashPart = { text: string } | { at: number };
 
 /**
  * A flash message's text cut into text parts and dates: the view prints each date with the time
  * partial, so it is a `<time>` in the zone of whoever reads the message (the browser's, when the
  * reader chose none) like every other date on the page.
  */
-export type FlashPart = { text: string } | { at: number };
-
 export function flashParts(t: (key: string, params?: Record<string, unknown>) => string, message: FlashMessage): FlashPart[] {
   const times = message.times ?? {};
   const marks = Object.fromEntries(Object.keys(times).map((name) => [name, `\uE000${name}\uE000`]));
@@ -24,9 +24,10 @@ export function flashParts(t: (key: string, params?: Record<string, unknown>) =>
   // split() with a capture group: text, name, text, name, …, text.
   return pieces.flatMap((piece, i): FlashPart[] => {
     if (i % 2 === 0) return piece ? [{ text: piece }] : [];
-    const at = times[piece];
-    // A parameter's own text that looks like a mark, but names no date, stays text.
-    return at === undefined ? [{ text: `\uE000${piece}\uE000` }] : [{ at }];
+    // A parameter's own text that looks like a mark (an address may hold any character), but
+    // names none of this message's dates, stays text: "constructor" is no date either.
+    const at = Object.hasOwn(times, piece) ? times[piece] : undefined;
+    return typeof at === 'number' ? [{ at }] : [{ text: `\uE000${piece}\uE000` }];
   });
 }
 

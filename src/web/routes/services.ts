@@ -42,7 +42,9 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
         flash(req, {
           type: 'success',
           key: 'edit.created',
-          params: { count: created.length },
+          // The text stays in params for a process of the previous release (a rollback, a deploy
+          // under way) that reads this session's flash and knows nothing of times.
+          params: { count: created.length, expires: res.locals.formatDate(created[0]?.expiresAt) },
           times: created[0] ? { expires: created[0].expiresAt } : {},
           items: created.map((request) => ({
             key: 'edit.createdItem',
