@@ -16,6 +16,44 @@ export function supportedTimeZones(): readonly string[] {
   return supported;
 }
 
+/**
+ * Zones this runtime's Intl (ICU, following CLDR) still lists under names the IANA database has
+ * since replaced: the value stored stays Intl's (what canonicalTimeZone resolves either name to),
+ * the name shown is today's, so a reader from Kyiv or Kolkata finds it where expected. From the
+ * IANA tzdata "backward" links; a runtime that lists the new names does not list the old ones.
+ */
+const CURRENT_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  'Africa/Asmera': 'Africa/Asmara',
+  'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+  'America/Catamarca': 'America/Argentina/Catamarca',
+  'America/Coral_Harbour': 'America/Atikokan',
+  'America/Cordoba': 'America/Argentina/Cordoba',
+  'America/Godthab': 'America/Nuuk',
+  'America/Indianapolis': 'America/Indiana/Indianapolis',
+  'America/Jujuy': 'America/Argentina/Jujuy',
+  'America/Louisville': 'America/Kentucky/Louisville',
+  'America/Mendoza': 'America/Argentina/Mendoza',
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Pacific/Enderbury': 'Pacific/Kanton',
+  'Pacific/Ponape': 'Pacific/Pohnpei',
+  'Pacific/Truk': 'Pacific/Chuuk',
+});
+
+/** The zone's name as people read it: today's IANA name, with spaces for underscores ("Europe/Kyiv", "America/Port of Spain"). */
+export function timeZoneLabel(zone: string): string {
+  return (CURRENT_NAMES[zone] ?? zone).replace(/_/g, ' ');
+}
+
+/** The zones renamed by the IANA database since this runtime's Intl named them, old → new (for tests). */
+export function renamedTimeZones(): Readonly<Record<string, string>> {
+  return CURRENT_NAMES;
+}
+
 /** Names checked once and found canonical (bounded by the zones Intl knows). */
 const canonical = new Set<string>();
 

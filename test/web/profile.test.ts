@@ -52,9 +52,17 @@ describe('web: time zone', () => {
     assert.match(page.text, /<select id="field-timeZone" name="timeZone" aria-describedby="field-timeZone-hint">/);
     assert.match(page.text, /<option value="" selected>Automatic \(your browser&#39;s time zone; Europe\/Lisbon without JavaScript\)<\/option>/);
     const select = /<select id="field-timeZone"[\s\S]*?<\/select>/.exec(page.text)?.[0] ?? '';
-    const options = [...select.matchAll(/<option value="([^"]*)"/g)].map((match) => match[1]);
-    assert.deepEqual(options, ['', ...Intl.supportedValuesOf('timeZone')], 'Automatic, then every zone Intl lists');
+    const options = [...select.matchAll(/<option value="([^"]*)"[^>]*>([^<]*)<\/option>/g)].map((match) => ({ value: match[1], label: match[2] as string }));
+    assert.equal(options[0]?.value, '', 'Automatic first');
+    assert.deepEqual(options.slice(1).map((option) => option.value).sort(), [...Intl.supportedValuesOf('timeZone')].sort(), 'then every zone Intl lists');
+    const labels = options.slice(1).map((option) => option.label);
+    assert.deepEqual(labels, [...labels].sort(), 'in the order of their labels');
     assert.match(page.text, /<option value="America\/Argentina\/La_Rioja">America\/Argentina\/La Rioja<\/option>/);
+    // A zone Intl lists under a name IANA has replaced is shown under today's name, in its place.
+    if (Intl.supportedValuesOf('timeZone').includes('Europe/Kiev')) {
+      assert.match(page.text, /<option value="Europe\/Kiev">Europe\/Kyiv<\/option>/);
+      assert.ok(labels.indexOf('Europe/Kyiv') > labels.indexOf('Europe/Kirov') && labels.indexOf('Europe/Kyiv') < labels.indexOf('Europe/Lisbon'));
+    }
   });
 
   it('saves a zone: 303, flash, the summary names it, the select keeps it, audited; then back to Automatic', async () => {
@@ -110,6 +118,20 @@ describe('web: time zone', () => {
     await agent.post('/profile/time-zone').type('form').send({ _csrf: csrf, timeZone: 'Asia/Tokyo' }).expect(303);
     const page = await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: 'new@example.test', password: 'wrong password here' }).expect(422);
     assert.match(page.text, /<option value="Asia\/Tokyo" selected>/);
+  });
+
+  it('a zone renamed by IANA: either name is saved as Intl knows it, shown and selected under today\'s name', async () => {
+    // Node 20's Intl knows Kyiv as Europe/Kiev; a later runtime may list Europe/Kyiv itself.
+    const stored = Intl.supportedValuesOf('timeZone').includes('Europe/Kiev') ? 'Europe/Kiev' : 'Europe/Kyiv';
+    const account = await addAccount(t.domain);
+    const { agent, csrf } = await loginAgent(t.app, account.handle);
+    for (const name of ['Europe/Kyiv', 'Europe/Kiev']) {
+      await agent.post('/profile/time-zone').type('form').send({ _csrf: csrf, timeZone: name }).expect(303);
+      assert.equal(await zoneOf(account), stored);
+      const page = (await agent.get('/profile').expect(200)).text;
+      assert.match(page, /<dt>Time zone<\/dt><dd>Europe\/Kyiv \(Eastern European( Standard| Summer)? Time\)<\/dd>/);
+      assert.ok(page.includes(`<option value="${stored}" selected>Europe/Kyiv</option>`), 'selected under its current name');
+    }
   });
 
   it('refuses a forged or missing CSRF token; nothing changed', async () => {

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Domain } from '../../domain/index.js';
-import { supportedTimeZones } from '../../domain/time-zones.js';
+import { supportedTimeZones, timeZoneLabel } from '../../domain/time-zones.js';
 import { timeZoneName } from '../../i18n/dates.js';
 import { field, parseForm } from '../forms.js';
 import { currentAccount, requireLogin } from '../middleware/auth.js';
@@ -18,10 +18,12 @@ interface RenderOptions {
 export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
   const router = Router();
   router.use('/profile', requireLogin, noStore);
-  // The zones offered, once per process: Intl's list, sorted, as values and readable labels.
+  // The zones offered, once per process: Intl's list as values, with readable labels in their order.
   const zones = supportedTimeZones();
   const zoneSet = new Set(zones);
-  const zoneOptions = zones.map((zone) => ({ value: zone, label: zone.replace(/_/g, ' ') }));
+  const zoneOptions = zones
+    .map((zone) => ({ value: zone, label: timeZoneLabel(zone) }))
+    .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
 
   function render(req: Request, res: Response, options: RenderOptions = {}) {
     const account = currentAccount(req);
@@ -29,7 +31,8 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
     let timeZoneSummary: string;
     if (account.timeZone) {
       const name = timeZoneName(req.language, account.timeZone, Date.now());
-      timeZoneSummary = name === account.timeZone ? name : req.t('profile.timeZoneNamed', { zone: account.timeZone, name });
+      const label = timeZoneLabel(account.timeZone);
+      timeZoneSummary = name === account.timeZone ? label : req.t('profile.timeZoneNamed', { zone: label, name });
     } else {
       timeZoneSummary = req.t('profile.timeZoneAutomatic', { default: defaultTimeZone });
     }
