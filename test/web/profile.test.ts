@@ -235,7 +235,7 @@ describe('web: time zone', () => {
       const list = timesOf((await agent.get('/requests').expect(200)).text);
       assert.deepEqual(list[0], { datetime: new Date(request.createdAt).toISOString(), local: 'pt-PT', text: format('pt-PT', 'America/Sao_Paulo', request.createdAt) });
       const profile = (await agent.get('/profile').expect(200)).text;
-      assert.match(profile, /<dt>Fuso horário<\/dt><dd>Automático \(o fuso horário do seu navegador; America\/Sao_Paulo sem JavaScript\)<\/dd>/);
+      assert.match(profile, /<dt>Fuso horário<\/dt><dd>Automático \(o fuso horário do seu navegador; America\/Sao Paulo sem JavaScript\)<\/dd>/);
       assert.match(profile, /Guardar o fuso horário/);
     } finally {
       await other.close();

@@ -21,6 +21,7 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
   // The zones offered, once per process: Intl's list as values, with readable labels in their order.
   const zones = supportedTimeZones();
   const zoneSet = new Set(zones);
+  const defaultZoneLabel = timeZoneLabel(defaultTimeZone);
   const zoneOptions = zones
     .map((zone) => ({ value: zone, label: timeZoneLabel(zone) }))
     .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
@@ -34,7 +35,7 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
       const label = timeZoneLabel(account.timeZone);
       timeZoneSummary = name === account.timeZone ? label : req.t('profile.timeZoneNamed', { zone: label, name });
     } else {
-      timeZoneSummary = req.t('profile.timeZoneAutomatic', { default: defaultTimeZone });
+      timeZoneSummary = req.t('profile.timeZoneAutomatic', { default: defaultZoneLabel });
     }
     res.render('profile', {
       title: req.t('profile.title'),
@@ -44,7 +45,7 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
       passwordErrors: options.passwordErrors ?? {},
       timeZoneErrors: options.timeZoneErrors ?? {},
       timeZoneSummary,
-      defaultTimeZone,
+      defaultTimeZone: defaultZoneLabel,
       zoneOptions,
       // A zone Intl knows but does not list (e.g. "UTC"), chosen earlier: offered too, so it stays selected.
       unlistedZone: account.timeZone && !zoneSet.has(account.timeZone) ? account.timeZone : null,
