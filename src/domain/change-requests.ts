@@ -489,7 +489,12 @@ export class ChangeRequestService {
     const roles = parseRoles(row.roles);
     const service = (await trx('services').where({ id: row.service_id }).first()) as Record<string, number>;
     let reason: string | undefined;
+    // The requester's right to ask holds at the end too: an administrator who handed the role over
+    // meanwhile, or a contact replaced since, no longer decides who holds these roles.
+    const requesterRoles = ROLES.filter((role) => service[roleColumn[role]] === row.requester_id);
+    const requesterMay = changeableRoles(requesterRoles);
     if (roles.some((role) => service[roleColumn[role]] !== row.from_account_id)) reason = 'contactsChanged';
+    else if (roles.some((role) => !requesterMay.has(role))) reason = 'requesterNoLongerAllowed';
     else if (touchesBilling(roles)) {
       const overdue = await trx('accounts').whereIn('id', [row.from_account_id, row.to_account_id]).whereNotNull('billing_overdue_since').first('id');
       if (overdue) reason = 'billingOverdue';

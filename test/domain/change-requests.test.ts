@@ -152,6 +152,21 @@ describe('domain: change requests', () => {
       assert.deepEqual(await f.contacts(service.id), { admin: a.id, tech: s.id, billing: a.id });
     });
 
+    it('billing contact replaces itself: it and its successor confirm, the administrator is told', async () => {
+      const [a, t, b, s] = (await f.accounts(4)) as [Account, Account, Account, Account];
+      const service = await f.service({ admin: a, tech: t, billing: b });
+      const request = await submitOne(b, service, { admin: a.handle, tech: t.handle, billing: s.handle });
+
+      assert.deepEqual([request.requester.id, request.from.id, request.to.id, request.roles], [b.id, b.id, s.id, ['billing']]);
+      assert.deepEqual(partyIds(request), ids(b, s));
+      assert.deepEqual(await f.mailSummary(request.id), sortedLines(expectedMails('request.confirm', b, s)));
+
+      const first = await decide(request, b);
+      assert.deepEqual(first.outcome === 'waiting' && first.waitingFor, s.handle);
+      assert.equal((await decide(request, s)).outcome, 'done');
+      assert.deepEqual(await f.contacts(service.id), { admin: a.id, tech: t.id, billing: s.id });
+    });
+
     it('technical contact may not change the administrator or billing contact; nothing is written', async () => {
       const { a, t, n, service } = await team();
       const before = await f.counts();
@@ -591,6 +606,37 @@ describe('domain: change requests', () => {
       assert.deepEqual(failed.map((m) => `${m.kind} ${m.to}`).sort(), sortedLines(expectedMails('request.failed', a, n, t)));
       assert.ok(failed.every((m) => m.payload.failureReason === 'contactsChanged'));
       assert.deepEqual(await f.activeRoles(service.id), []);
+    });
+
+    it('fails with requesterNoLongerAllowed when the requester lost the right to ask before the last acceptance', async () => {
+      const { a, t, b, n, service } = await team();
+      const [x] = (await f.accounts(1)) as [Account];
+      const request = await submitOne(a, service, { tech: n.handle });
+      await decide(request, a);
+      // The administrator hands the role over (done by another request, or by the operator).
+      await f.knex('services').where({ id: service.id }).update({ admin_id: x.id });
+
+      const outcome = await decide(request, n);
+      assert.equal(outcome.outcome === 'failed' ? outcome.reason : outcome.outcome, 'requesterNoLongerAllowed');
+      assert.deepEqual(await f.requestRow(request.id).then((r) => [r.state, r.failure_reason]), ['failed', 'requesterNoLongerAllowed']);
+      assert.deepEqual(await f.contacts(service.id), { admin: x.id, tech: t.id, billing: b.id });
+      assert.ok((await f.mails(request.id, 'request.failed')).every((m) => m.payload.failureReason === 'requesterNoLongerAllowed'));
+      assert.deepEqual(await f.activeRoles(service.id), []);
+    });
+
+    it('a requester holding another role keeps only that role\'s rights: an administrator who became billing only', async () => {
+      const [a, t, n, x] = (await f.accounts(4)) as [Account, Account, Account, Account];
+      const service = await f.service({ admin: a, tech: t, billing: a });
+      const techChange = await submitOne(a, service, { tech: n.handle });
+      const billingChange = await submitOne(a, service, { billing: n.handle });
+      for (const request of [techChange, billingChange]) await decide(request, a);
+      await f.knex('services').where({ id: service.id }).update({ admin_id: x.id });
+
+      // Still the billing contact: may still replace itself, no longer the technical contact.
+      assert.equal((await decide(techChange, n)).outcome, 'failed');
+      assert.equal((await f.requestRow(techChange.id)).failure_reason, 'requesterNoLongerAllowed');
+      assert.equal((await decide(billingChange, n)).outcome, 'done');
+      assert.deepEqual(await f.contacts(service.id), { admin: x.id, tech: t.id, billing: n.id });
     });
 
     it('fails with billingOverdue when the incoming account becomes overdue before the last acceptance', async () => {

@@ -16,7 +16,7 @@ const localesDirectory = path.join(root, 'src', 'i18n', 'locales');
 // can take. A dynamic key whose shape is not listed here fails the test: declare its variants.
 const DECISIONS = ['accept', 'refuse'] as const;
 const EVENTS = ['created', 'accepted', 'refused', 'applied', 'failed', 'cancelled', 'expired', 'resent', 'reminded'] as const;
-const FAILURE_REASONS = ['contactsChanged', 'billingOverdue'] as const;
+const FAILURE_REASONS = ['contactsChanged', 'requesterNoLongerAllowed', 'billingOverdue'] as const;
 const OWNER_TEXT_FIELDS = ['street', 'postalCode', 'city'] as const;
 /** Statuses the error handler can answer with (DomainError subclasses and classify()), plus its default. */
 const ERROR_TITLES = ['default', '400', '403', '404', '409', '413', '422', '429', '500'] as const;
