@@ -25,6 +25,9 @@ export interface MailRecipient {
   timeZone: string | null;
 }
 
+/** The kinds of mail that carry the recipient's token (RequestMailPayload.token). */
+export const TOKEN_MAIL_KINDS: readonly MailKind[] = Object.freeze(['request.confirm', 'request.reminder']);
+
 /** Everything a mail about a request may show; no secrets except `token` on confirm/reminder mail. */
 export interface RequestMailPayload {
   requestId: number;

@@ -3,6 +3,7 @@
 // marked sent or scheduled again. Delivery is at least once: a crash between sending and
 // marking may send a mail twice, with the same Message-ID.
 import type { Knex } from 'knex';
+import { TOKEN_MAIL_KINDS } from '../domain/outbox.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../logger.js';
 import type { MailRenderer } from './render.js';
@@ -176,12 +177,21 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       .orderBy('id');
   }
 
+  // Tokens are kept only as hashes (DESIGN.md): a mail's own copy, which it needed until it was
+  // delivered, leaves the outbox with the delivery instead of staying until the retention purge.
+  // Mail that is still pending or dead keeps it, so a retry can still send it.
+  const tokenKinds = TOKEN_MAIL_KINDS.map(() => '?').join(', ');
+  const payloadWithoutToken = () =>
+    postgres
+      ? knex.raw(`CASE WHEN kind IN (${tokenKinds}) THEN CAST(CAST(payload AS jsonb) - 'token' AS text) ELSE payload END`, [...TOKEN_MAIL_KINDS])
+      : knex.raw(`CASE WHEN kind IN (${tokenKinds}) THEN json_remove(payload, '$.token') ELSE payload END`, [...TOKEN_MAIL_KINDS]);
+
   async function markSent(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
     const changed = await knex('outbox')
       .whereIn('id', ids)
       .andWhere('claimed_by', workerId)
-      .update({ status: 'sent', sent_at: now(), attempts: knex.raw('attempts + 1'), claimed_by: null, claimed_until: null });
+      .update({ status: 'sent', sent_at: now(), attempts: knex.raw('attempts + 1'), claimed_by: null, claimed_until: null, payload: payloadWithoutToken() });
     if (changed !== ids.length) {
       logger.warn({ outboxIds: ids, marked: changed }, 'lease lost before marking mail sent; it may be sent twice');
     }

@@ -5,7 +5,7 @@ import { backoffMs, createDispatcher, describeError, MAX_BACKOFF_MS, MIN_BACKOFF
 import { createMailRenderer } from '../../src/mail/render.js';
 import { createTransport, type MailTransport } from '../../src/mail/transport.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { freePort, insertMail, outboxRows, PUBLIC_URL, silentLogger, startSmtpServer, TOKEN, type TestSmtpServer } from './mail-helpers.js';
+import { freePort, insertMail, outboxRows, payload, PUBLIC_URL, silentLogger, startSmtpServer, TOKEN, type TestSmtpServer } from './mail-helpers.js';
 
 const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
 
@@ -75,7 +75,20 @@ describe('mail: dispatcher', function () {
     assert.equal(rows[3]?.status, 'pending', 'not yet due');
     assert.equal(rows[3]?.attempts, 0);
     assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 0 });
+
+    // Delivered, the token leaves the outbox (tokens are kept only as hashes); the rest stays.
+    const payloads = await storedPayloads();
+    assert.doesNotMatch(payloads.get(ids[0] as number) ?? '', new RegExp(TOKEN));
+    const { token: _sent, ...expected } = payload({ token: TOKEN });
+    assert.deepEqual(JSON.parse(payloads.get(ids[0] as number) ?? ''), expected);
+    assert.deepEqual(JSON.parse(payloads.get(ids[1] as number) ?? ''), payload(), 'a mail without a token is left as it was');
   });
+
+  /** The stored payload text of every outbox row, by id. */
+  async function storedPayloads(): Promise<Map<number, string>> {
+    const rows = (await db.knex('outbox').select('id', 'payload')) as { id: number; payload: string }[];
+    return new Map(rows.map((row) => [Number(row.id), row.payload]));
+  }
 
   it('retries with backoff while SMTP is down, then delivers everything once it is back', async () => {
     const port = await freePort();
@@ -133,6 +146,8 @@ describe('mail: dispatcher', function () {
     assert.equal(row?.claimed_by, null);
     await db.knex('outbox').update({ next_attempt_at: Date.now() });
     assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 }, 'dead rows are not claimed');
+    // Not delivered: the token stays, so that mail:retry can still send the mail.
+    assert.match([...(await storedPayloads()).values()][0] ?? '', new RegExp(TOKEN));
   });
 
   it('marks a mail dead at once when the server rejects the recipient with 550', async () => {
