@@ -49,6 +49,8 @@ export interface RequestActions {
   canDecide: boolean;
   canResend: boolean;
   canCancel: boolean;
+  /** Still pending in the database but past its expiry: dead already, expired by the next sweep. */
+  pastExpiry: boolean;
 }
 
 export type DecisionOutcome =
@@ -171,6 +173,8 @@ export class ChangeRequestService {
         }
       }
     }
+    // A request past its expiry no longer holds its roles, even before the sweep records it.
+    await this.expireDueOfService(service.id);
     for (const [role, id] of await this.pendingRoles(knex, service.id, [...incoming.keys()])) {
       errors[role] = { key: 'errors.request.pending', params: { id, role } };
     }
@@ -229,6 +233,27 @@ export class ChangeRequestService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Expires the service's pending requests that are past their expiry now, as the sweep would
+   * (same transition, so whichever runs first moves them and mails everyone, once).
+   */
+  private async expireDueOfService(serviceId: number): Promise<void> {
+    const now = this.deps.now();
+    const due = (await this.deps.knex('change_requests')
+      .where({ service_id: serviceId, state: 'pending' })
+      .where('expires_at', '<=', now)
+      .pluck('id')) as number[];
+    if (due.length === 0) return;
+    await this.deps.knex.transaction((trx) =>
+      this.transition(
+        trx,
+        due.map(Number),
+        'expired',
+        { actorId: null, ip: null, event: 'expired', now },
+      ),
+    );
   }
 
   private async pendingRoles(db: Db, serviceId: number, roles: Role[]): Promise<Map<Role, number>> {
@@ -368,6 +393,7 @@ export class ChangeRequestService {
       canResend: live && !!party && party.decision === null,
       // Past its expiry a request is left to the sweep, which records it as expired.
       canCancel: live && (request.requester.id === accountId || adminId === accountId),
+      pastExpiry: request.state === 'pending' && !live,
     };
   }
 

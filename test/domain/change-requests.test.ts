@@ -486,7 +486,7 @@ describe('domain: change requests', () => {
       assert.equal(await state(request), 'pending', 'no sweep ran');
       assert.equal((await f.contacts(service.id)).tech, t.id);
       const { actions } = await f.domain.requests.getForAccount(request.id, n.id);
-      assert.deepEqual(actions, { canDecide: false, canResend: false, canCancel: false });
+      assert.deepEqual(actions, { canDecide: false, canResend: false, canCancel: false, pastExpiry: true });
     });
 
     it('a valid token used by a logged-in account that is not involved is Forbidden, naming the handle it is for', async () => {
@@ -514,7 +514,7 @@ describe('domain: change requests', () => {
       const view = await f.domain.requests.viewForConfirmation(request.id, n.id, await f.tokenOf(request.id, n));
       assert.ok('request' in view);
       assert.equal(view.request.id, request.id);
-      assert.deepEqual(view.actions, { canDecide: true, canResend: true, canCancel: false });
+      assert.deepEqual(view.actions, { canDecide: true, canResend: true, canCancel: false, pastExpiry: false });
       assert.deepEqual(await f.counts(), before);
       assert.ok((await f.domain.requests.getForAccount(request.id, n.id)).request.parties.every((p) => p.decision === null));
     });
@@ -738,7 +738,7 @@ describe('domain: change requests', () => {
       const request = await submitOne(t, service, { tech: s.handle });
 
       const { actions } = await f.domain.requests.getForAccount(request.id, a.id);
-      assert.deepEqual(actions, { canDecide: false, canResend: false, canCancel: true });
+      assert.deepEqual(actions, { canDecide: false, canResend: false, canCancel: true, pastExpiry: false });
       const cancelled = await f.domain.requests.cancel(request.id, a.id, CTX);
       assert.equal(cancelled.state, 'cancelled');
       assert.deepEqual((await f.events(request.id)).at(-1), { event: 'cancelled', from_state: 'pending', to_state: 'cancelled', actor_id: a.id });
@@ -785,6 +785,24 @@ describe('domain: change requests', () => {
       assert.equal(await f.domain.requests.expireDue(), 0, 'idempotent');
       assert.deepEqual(await f.counts(), before);
       assert.equal(await state(due), 'expired');
+    });
+
+    it('a request past its expiry no longer holds its role before the sweep: a new request expires it first', async () => {
+      const { a, t, n, service } = await team();
+      const [x] = (await f.accounts(1)) as [Account];
+      const stale = await submitOne(a, service, { tech: n.handle });
+      f.clock.advance(TTL);
+      assert.equal(await state(stale), 'pending', 'no sweep ran');
+
+      const fresh = await submitOne(a, service, { tech: x.handle });
+      assert.equal(await state(stale), 'expired');
+      assert.deepEqual((await f.events(stale.id)).at(-1), { event: 'expired', from_state: 'pending', to_state: 'expired', actor_id: null });
+      assert.deepEqual(await f.mailSummary(stale.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
+      assert.equal(await state(fresh), 'pending');
+      assert.deepEqual(await f.activeRoles(service.id), ['tech']);
+      // The sweep that comes later mails nobody twice.
+      await f.domain.requests.expireDue();
+      assert.equal((await f.mailSummary(stale.id, 'request.expired')).length, expectedMails('request.expired', a, n, t).length);
     });
 
     it('remindDue sends one reminder with a fresh token to each undecided party, once', async () => {
@@ -846,14 +864,14 @@ describe('domain: change requests', () => {
 
       const actionsOf = async (account: Account, id: number) =>
         (await f.domain.requests.listForAccount(account.id, {})).rows.find((row) => row.request.id === id)?.actions;
-      assert.deepEqual(await actionsOf(a, pending.id), { canDecide: true, canResend: true, canCancel: true });
-      assert.deepEqual(await actionsOf(n, pending.id), { canDecide: true, canResend: true, canCancel: false });
-      assert.deepEqual(await actionsOf(t, pending.id), { canDecide: false, canResend: false, canCancel: false });
-      assert.deepEqual(await actionsOf(a, refused.id), { canDecide: false, canResend: false, canCancel: false });
+      assert.deepEqual(await actionsOf(a, pending.id), { canDecide: true, canResend: true, canCancel: true, pastExpiry: false });
+      assert.deepEqual(await actionsOf(n, pending.id), { canDecide: true, canResend: true, canCancel: false, pastExpiry: false });
+      assert.deepEqual(await actionsOf(t, pending.id), { canDecide: false, canResend: false, canCancel: false, pastExpiry: false });
+      assert.deepEqual(await actionsOf(a, refused.id), { canDecide: false, canResend: false, canCancel: false, pastExpiry: false });
 
       await decide(pending, a);
-      assert.deepEqual(await actionsOf(a, pending.id), { canDecide: false, canResend: false, canCancel: true });
-      assert.deepEqual(await actionsOf(n, pending.id), { canDecide: true, canResend: true, canCancel: false });
+      assert.deepEqual(await actionsOf(a, pending.id), { canDecide: false, canResend: false, canCancel: true, pastExpiry: false });
+      assert.deepEqual(await actionsOf(n, pending.id), { canDecide: true, canResend: true, canCancel: false, pastExpiry: false });
     });
 
     it('shows the administrator a request made by its technical contact', async () => {

@@ -234,4 +234,17 @@ describe('web: the consent flow', () => {
     const x = await loginAgent(t.app, tech.handle);
     await x.agent.get(`/services/${service.id}/owner`).expect(403);
   });
+  it('a request past its expiry, not yet swept: its confirmation page says so and offers no decision', async () => {
+    const { admin, newTech, service } = await setup();
+    const [request] = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    assert.ok(request);
+    const { token } = await mailTo(newTech.email, 'request.confirm');
+    await t.db.knex('change_requests').where({ id: request.id }).update({ expires_at: Date.now() - 1000 });
+
+    const n = await loginAgent(t.app, newTech.handle);
+    const page = await n.agent.get(`/requests/${request.id}/confirm?token=${token}`).expect(200);
+    assert.match(page.text, /This request has expired without both decisions; the code no longer works\./);
+    assert.doesNotMatch(page.text, /already given your decision/);
+    assert.doesNotMatch(page.text, /name="decision"/);
+  });
 });
