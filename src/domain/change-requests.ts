@@ -685,6 +685,9 @@ export class ChangeRequestService {
         .whereNull('reminded_at')
         .where('expires_at', '>', now)
         .where('expires_at', '<=', now + remindBeforeMs)
+        // A request whose whole life fits in the window gets none: its first mail is as recent,
+        // and the reminder's fresh token would only kill the one that mail carries.
+        .whereRaw('created_at < expires_at - CAST(? AS bigint)', [remindBeforeMs])
         .limit(batchSize)
         .select('id')) as { id: number }[];
       if (due.length === 0) return total;

@@ -805,6 +805,19 @@ describe('domain: change requests', () => {
       assert.equal((await f.mailSummary(stale.id, 'request.expired')).length, expectedMails('request.expired', a, n, t).length);
     });
 
+    it('remindDue leaves out a request whose whole life is shorter than the reminder window', async () => {
+      const { a, n, service } = await team();
+      const short = await submitOne(a, service, { tech: n.handle });
+      const hashes = async () => f.knex('request_parties').where({ request_id: short.id }).orderBy('account_id').pluck('token_hash');
+      const before = await hashes();
+      // As with REQUEST_TTL=12h and REMIND_BEFORE=1 day: in the window from its creation on.
+      await f.knex('change_requests').where({ id: short.id }).update({ expires_at: f.clock.now() + 12 * HOUR });
+      await f.domain.requests.remindDue(DAY);
+      assert.deepEqual(await f.mailSummary(short.id, 'request.reminder'), []);
+      assert.deepEqual(await hashes(), before, 'the first mail\'s tokens still work');
+      assert.equal(((await f.knex('change_requests').where({ id: short.id }).first('reminded_at')) as { reminded_at: number | null }).reminded_at, null);
+    });
+
     it('remindDue sends one reminder with a fresh token to each undecided party, once', async () => {
       const { a, n, service } = await team();
       const request = await submitOne(a, service, { tech: n.handle });
