@@ -443,17 +443,23 @@ export class ChangeRequestService {
   ): Promise<{ request: ChangeRequest; actions: RequestActions } | { wrongAccount: string[] }> {
     const id = parseId(requestId);
     const request = id === undefined ? undefined : await this.load(this.deps.knex, id);
+    // Another party's live token (a shared mailbox, a forwarded mail): say whose it is, to anyone
+    // logged in as someone else, rather than "invalid code" to a party or "not found" to others.
+    const owner = request && looksLikeToken(token) ? await this.tokenOwner(request.id, token) : undefined;
+    if (owner && owner.accountId !== accountId) return { wrongAccount: [owner.handle] };
     if (request && (await this.isInvolved(this.deps.knex, request, accountId))) {
       return { request, actions: await this.actionsFor(request, accountId) };
     }
-    if (request && looksLikeToken(token)) {
-      const party = await this.deps.knex('request_parties as p')
-        .join('accounts as a', 'a.id', 'p.account_id')
-        .where({ 'p.request_id': request.id, 'p.token_hash': hashToken(token.trim()) })
-        .first('a.handle');
-      if (party) return { wrongAccount: [(party as { handle: string }).handle] };
-    }
     throw new NotFoundError('errors.request.notFound');
+  }
+
+  /** The party whose live token `token` is on this request, if any. */
+  private async tokenOwner(requestId: number, token: string): Promise<{ accountId: number; handle: string } | undefined> {
+    const party = (await this.deps.knex('request_parties as p')
+      .join('accounts as a', 'a.id', 'p.account_id')
+      .where({ 'p.request_id': requestId, 'p.token_hash': hashToken(token.trim()) })
+      .first('p.account_id', 'a.handle')) as { account_id: number; handle: string } | undefined;
+    return party && { accountId: Number(party.account_id), handle: party.handle };
   }
 
   // ---------------------------------------------------------------- decisions

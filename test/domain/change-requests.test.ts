@@ -451,11 +451,13 @@ describe('domain: change requests', () => {
       assert.equal(await state(request), 'pending');
     });
 
-    it('a wrong token is refused as invalid, including the other party\'s token and garbage', async () => {
+    it('a wrong token is refused as invalid; the other party\'s token is refused naming whose it is', async () => {
       const { a, n, service } = await team();
       const request = await submitOne(a, service, { tech: n.handle });
       await rejectsField(decide(request, a, 'accept', fakeToken()), 'token', 'errors.token.invalid');
-      await rejectsField(decide(request, a, 'accept', await f.tokenOf(request.id, n)), 'token', 'errors.token.invalid');
+      const others = await rejectsWith(decide(request, a, 'accept', await f.tokenOf(request.id, n)), ForbiddenError, 'errors.token.wrongAccount');
+      assert.equal(others.params.handle, n.handle);
+      assert.deepEqual(await f.domain.requests.viewForConfirmation(request.id, a.id, await f.tokenOf(request.id, n)), { wrongAccount: [n.handle] });
       await rejectsField(decide(request, a, 'accept', 'short'), 'token', 'errors.token.invalid');
       await rejectsField(decide(request, a, 'accept', '   '), 'token', 'errors.token.required');
       await rejectsWith(f.domain.requests.decide(request.id, a.id, { token: await f.tokenOf(request.id, a), decision: 'maybe' }, CTX), BadRequestError);
@@ -499,8 +501,11 @@ describe('domain: change requests', () => {
       const error = await rejectsWith(f.domain.requests.decide(request.id, other.id, { token, decision: 'accept' }, CTX), ForbiddenError, 'errors.token.wrongAccount');
       assert.equal(error.params.handle, n.handle);
       assert.deepEqual(await f.domain.requests.viewForConfirmation(request.id, other.id, token), { wrongAccount: [n.handle] });
-      // The outgoing contact is involved (it sees the request) but is not a party.
-      const notParty = await rejectsWith(f.domain.requests.decide(request.id, t.id, { token, decision: 'accept' }, CTX), ForbiddenError, 'errors.token.notAParty');
+      // The outgoing contact is involved (it sees the request) but is not a party: told whose it is too.
+      const outgoing = await rejectsWith(f.domain.requests.decide(request.id, t.id, { token, decision: 'accept' }, CTX), ForbiddenError, 'errors.token.wrongAccount');
+      assert.equal(outgoing.params.handle, n.handle);
+      // Without a token of the request, a non-party is told who the parties are.
+      const notParty = await rejectsWith(f.domain.requests.decide(request.id, t.id, { token: fakeToken(), decision: 'accept' }, CTX), ForbiddenError, 'errors.token.notAParty');
       assert.match(String(notParty.params.handles), new RegExp(n.handle));
       assert.deepEqual(await f.counts(), before);
       // The rightful owner can still use it.

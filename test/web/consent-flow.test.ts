@@ -247,4 +247,20 @@ describe('web: the consent flow', () => {
     assert.doesNotMatch(page.text, /already given your decision/);
     assert.doesNotMatch(page.text, /name="decision"/);
   });
+  it('a party opening the other party\'s link (a shared mailbox) is told whose it is, GET and POST, and nothing is decided', async () => {
+    const { admin, newTech, service } = await setup();
+    const [request] = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    assert.ok(request);
+    const { token } = await mailTo(newTech.email, 'request.confirm');
+    const a = await loginAgent(t.app, admin.handle);
+    const expected = `This confirmation is for ${newTech.handle}, but you are logged in as ${admin.handle}. Log out and log in as ${newTech.handle} to decide.`;
+
+    const page = await a.agent.get(`/requests/${request.id}/confirm?token=${token}`).expect(403);
+    assert.ok(page.text.includes(expected), 'GET names the owner');
+    const posted = await a.agent.post(`/requests/${request.id}/confirm`).type('form').send({ _csrf: a.csrf, token, decision: 'accept' }).expect(403);
+    assert.ok(posted.text.includes(expected), 'POST names the owner');
+    const parties = (await t.db.knex('request_parties').where({ request_id: request.id }).pluck('decision')) as (string | null)[];
+    assert.deepEqual(parties, [null, null]);
+  });
+
 });
