@@ -244,16 +244,23 @@ export class ChangeRequestService {
     const due = (await this.deps.knex('change_requests')
       .where({ service_id: serviceId, state: 'pending' })
       .where('expires_at', '<=', now)
+      .orderBy(['expires_at', 'id'])
       .pluck('id')) as number[];
     if (due.length === 0) return;
-    await this.deps.knex.transaction((trx) =>
-      this.transition(
-        trx,
-        due.map(Number),
-        'expired',
-        { actorId: null, ip: null, event: 'expired', now },
-      ),
-    );
+    try {
+      await this.deps.knex.transaction((trx) =>
+        this.transition(
+          trx,
+          due.map(Number),
+          'expired',
+          { actorId: null, ip: null, event: 'expired', now },
+        ),
+      );
+    } catch (error) {
+      // PostgreSQL ended this one of two transactions expiring the same requests (the sweep runs
+      // too): the other does it, and until it commits the roles count as pending, as before.
+      if ((error as { code?: unknown }).code !== '40P01') throw error;
+    }
   }
 
   private async pendingRoles(db: Db, serviceId: number, roles: Role[]): Promise<Map<Role, number>> {
@@ -453,11 +460,13 @@ export class ChangeRequestService {
     throw new NotFoundError('errors.request.notFound');
   }
 
-  /** The party whose live token `token` is on this request, if any. */
+  /** The party whose live token `token` is on this request (pending, not past its expiry), if any. */
   private async tokenOwner(requestId: number, token: string): Promise<{ accountId: number; handle: string } | undefined> {
     const party = (await this.deps.knex('request_parties as p')
       .join('accounts as a', 'a.id', 'p.account_id')
-      .where({ 'p.request_id': requestId, 'p.token_hash': hashToken(token.trim()) })
+      .join('change_requests as r', 'r.id', 'p.request_id')
+      .where({ 'p.request_id': requestId, 'p.token_hash': hashToken(token.trim()), 'r.state': 'pending' })
+      .where('r.expires_at', '>', this.deps.now())
       .first('p.account_id', 'a.handle')) as { account_id: number; handle: string } | undefined;
     return party && { accountId: Number(party.account_id), handle: party.handle };
   }
@@ -519,7 +528,11 @@ export class ChangeRequestService {
   private async apply(trx: Knex.Transaction, id: number, actorId: number, ctx: RequestContext): Promise<DecisionOutcome> {
     const row = (await trx('change_requests').where({ id }).first()) as RequestRow;
     const roles = parseRoles(row.roles);
-    const service = (await trx('services').where({ id: row.service_id }).first()) as Record<string, number>;
+    // Locked on PostgreSQL, so that the checks below and the guarded UPDATE see the same contacts:
+    // a concurrent hand-over of the administrator role must not slip between them. (SQLite write
+    // transactions run one at a time.)
+    const serviceQuery = trx('services').where({ id: row.service_id });
+    const service = (await (trx.client.config.client === 'pg' ? serviceQuery.forUpdate() : serviceQuery).first()) as Record<string, number>;
     let reason: string | undefined;
     // The requester's right to ask holds at the end too: an administrator who handed the role over
     // meanwhile, or a contact replaced since, no longer decides who holds these roles.
@@ -663,7 +676,8 @@ export class ChangeRequestService {
       const due = (await this.deps.knex('change_requests')
         .where('state', 'pending')
         .where('expires_at', '<=', now)
-        .orderBy('expires_at')
+        // The same order as expireDueOfService, so the two lock shared rows in one order.
+        .orderBy(['expires_at', 'id'])
         .limit(batchSize)
         .select('id')) as { id: number }[];
       if (due.length === 0) return total;

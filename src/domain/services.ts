@@ -87,7 +87,9 @@ const MAX_SEARCH_NAME_BYTES = 2000;
 export function checkServiceName(raw: unknown): { name: string; searchName: string } | { error: Message } {
   const name = typeof raw === 'string' ? raw.trim() : '';
   if (name === '') return { error: { key: 'errors.service.nameRequired' } };
-  if (name.length > 200 || /[\x00-\x1f\x7f]/.test(name)) return { error: { key: 'errors.service.nameFormat' } };
+  // A lone surrogate is no character: it cannot be stored as UTF-8 text, nor read as JSON by
+  // PostgreSQL (mail payloads carry the name).
+  if (name.length > 200 || /[\x00-\x1f\x7f]/.test(name) || /\p{Cs}/u.test(name)) return { error: { key: 'errors.service.nameFormat' } };
   // Compatibility characters can unfold into many ("ﷺ" into 18): the folded name goes into the
   // contacts list's indexes, whose entries PostgreSQL limits to about 2,700 bytes.
   const searchName = foldForSearch(name);

@@ -510,6 +510,9 @@ describe('domain: change requests', () => {
       assert.deepEqual(await f.counts(), before);
       // The rightful owner can still use it.
       assert.equal((await decide(request, n, 'accept', token)).outcome, 'waiting');
+      // Once the request is past its expiry the token is dead: nobody is told whose it was.
+      f.clock.advance(TTL);
+      await rejectsWith(f.domain.requests.viewForConfirmation(request.id, other.id, token), NotFoundError);
     });
 
     it('viewing the confirmation page decides nothing', async () => {
@@ -627,6 +630,39 @@ describe('domain: change requests', () => {
       assert.deepEqual(await f.contacts(service.id), { admin: x.id, tech: t.id, billing: b.id });
       assert.ok((await f.mails(request.id, 'request.failed')).every((m) => m.payload.failureReason === 'requesterNoLongerAllowed'));
       assert.deepEqual(await f.activeRoles(service.id), []);
+    });
+
+    it('a hand-over of the administrator role committed while the last acceptance waits for the service is seen by it', async () => {
+      const { a, t, b, n, service } = await team();
+      const [x] = (await f.accounts(1)) as [Account];
+      const request = await submitOne(a, service, { tech: n.handle });
+      await decide(request, a);
+      const tokenN = await f.tokenOf(request.id, n);
+      // Another connection holds the service's row (SQLite: the write lock), as a concurrent
+      // request handing the administrator role over would.
+      const other = f.db.connect();
+      try {
+        const holder = await other.transaction();
+        await holder('services').where({ id: service.id }).update({ updated_at: f.clock.now() });
+        const outcome = decide(request, n, 'accept', tokenN);
+        if (f.db.client === 'pg') {
+          // Until the acceptance waits for that row.
+          for (let tries = 0; tries < 500; tries += 1) {
+            const waiting = (await f.knex.raw(
+              `SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid WHERE NOT l.granted AND s.datname = current_database()`,
+            )) as { rows: { n: string }[] };
+            if (Number(waiting.rows[0]?.n) > 0) break;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        } else await new Promise((resolve) => setTimeout(resolve, 200));
+        await holder('services').where({ id: service.id }).update({ admin_id: x.id });
+        await holder.commit();
+        const result = await outcome;
+        assert.equal(result.outcome === 'failed' ? result.reason : result.outcome, 'requesterNoLongerAllowed');
+      } finally {
+        await other.destroy();
+      }
+      assert.deepEqual(await f.contacts(service.id), { admin: x.id, tech: t.id, billing: b.id });
     });
 
     it('a requester holding another role keeps only that role\'s rights: an administrator who became billing only', async () => {

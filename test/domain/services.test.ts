@@ -195,6 +195,11 @@ describe('domain: service catalog', () => {
     await rejectsField(f.domain.services.create({ name: 'bad\nname', type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle }), 'name', 'errors.service.nameFormat');
     // 200 characters that unfold into 3,600 when folded for searching: too long for the indexes.
     await rejectsField(f.domain.services.create({ name: '\ufdfa'.repeat(200), type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle }), 'name', 'errors.service.nameFormat');
+    // Lone surrogates (half of an emoji); a whole one is a character like any other.
+    for (const name of ['half-\ud83d.pt', '\ude00tail.pt']) {
+      await rejectsField(f.domain.services.create({ name, type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle }), 'name', 'errors.service.nameFormat');
+    }
+    assert.equal((await f.domain.services.create({ name: 'smile-\ud83d\ude00.pt', type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle })).name, 'smile-😀.pt');
     assert.equal((await f.domain.services.create({ name: 'é'.repeat(200), type: 'domain', admin: x.handle, tech: x.handle, billing: x.handle })).name.length, 200);
     assert.ok(error instanceof ValidationError);
     const created = await f.domain.services.create({ name: ' ok.example ', type: 'domain', admin: x.handle.toUpperCase(), tech: x.handle, billing: x.handle });

@@ -48,7 +48,7 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
       defaultTimeZone: defaultZoneLabel,
       zoneOptions,
       // A zone Intl knows but does not list (e.g. "UTC"), chosen earlier: offered too, so it stays selected.
-      unlistedZone: account.timeZone && !zoneSet.has(account.timeZone) ? account.timeZone : null,
+      unlistedZone: account.timeZone && !zoneSet.has(account.timeZone) ? { value: account.timeZone, label: timeZoneLabel(account.timeZone) } : null,
       selectedZone: selected,
     });
   }
