@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { ACCOUNT_COLUMNS, toAccount, type Account, type AccountService } from './accounts.js';
 import { changeableRoles, isDecision, planRequests, touchesBilling, type RequestState, type RoleChange } from './consent-rules.js';
-import { isUniqueViolation } from './db-errors.js';
+import { isDeadlock, isUniqueViolation } from './db-errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import type { MailIntent, MailKind, Outbox } from './outbox.js';
@@ -173,8 +173,15 @@ export class ChangeRequestService {
         }
       }
     }
-    // A request past its expiry no longer holds its roles, even before the sweep records it.
-    await this.expireDueOfService(service.id);
+    // A request past its expiry no longer holds its roles, even before the sweep records it: it is
+    // expired here, by the sweep's own code, so whichever runs first moves it and mails everyone.
+    try {
+      await this.expireDue({ serviceId: service.id });
+    } catch (error) {
+      // PostgreSQL ended this one of two transactions expiring the same requests (the sweep runs
+      // too): the other does it, and until it commits the roles count as pending, as before.
+      if (!isDeadlock(error)) throw error;
+    }
     for (const [role, id] of await this.pendingRoles(knex, service.id, [...incoming.keys()])) {
       errors[role] = { key: 'errors.request.pending', params: { id, role } };
     }
@@ -232,34 +239,6 @@ export class ChangeRequestService {
         throw new ValidationError(Object.keys(fields).length > 0 ? fields : { form: { key: 'errors.request.conflict' } });
       }
       throw error;
-    }
-  }
-
-  /**
-   * Expires the service's pending requests that are past their expiry now, as the sweep would
-   * (same transition, so whichever runs first moves them and mails everyone, once).
-   */
-  private async expireDueOfService(serviceId: number): Promise<void> {
-    const now = this.deps.now();
-    const due = (await this.deps.knex('change_requests')
-      .where({ service_id: serviceId, state: 'pending' })
-      .where('expires_at', '<=', now)
-      .orderBy(['expires_at', 'id'])
-      .pluck('id')) as number[];
-    if (due.length === 0) return;
-    try {
-      await this.deps.knex.transaction((trx) =>
-        this.transition(
-          trx,
-          due.map(Number),
-          'expired',
-          { actorId: null, ip: null, event: 'expired', now },
-        ),
-      );
-    } catch (error) {
-      // PostgreSQL ended this one of two transactions expiring the same requests (the sweep runs
-      // too): the other does it, and until it commits the roles count as pending, as before.
-      if ((error as { code?: unknown }).code !== '40P01') throw error;
     }
   }
 
@@ -667,16 +646,16 @@ export class ChangeRequestService {
 
   // ---------------------------------------------------------------- sweeps (worker)
 
-  /** Expires pending requests past their time, in batches; idempotent. Returns how many moved. */
-  async expireDue(options: { batchSize?: number } = {}): Promise<number> {
+  /** Expires pending requests past their time (of one service, or all), in batches; idempotent. Returns how many moved. */
+  async expireDue(options: { batchSize?: number; serviceId?: number } = {}): Promise<number> {
     const batchSize = options.batchSize ?? 1000;
     let total = 0;
     for (;;) {
       const now = this.deps.now();
-      const due = (await this.deps.knex('change_requests')
-        .where('state', 'pending')
-        .where('expires_at', '<=', now)
-        // The same order as expireDueOfService, so the two lock shared rows in one order.
+      const query = this.deps.knex('change_requests').where('state', 'pending').where('expires_at', '<=', now);
+      if (options.serviceId !== undefined) query.where('service_id', options.serviceId);
+      const due = (await query
+        // One order, so that a sweep and a submission expiring the same requests lock them alike.
         .orderBy(['expires_at', 'id'])
         .limit(batchSize)
         .select('id')) as { id: number }[];

@@ -3,3 +3,8 @@ export function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | null;
   return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(String(e.message))) || /UNIQUE constraint failed/.test(String(e?.message));
 }
+
+/** PostgreSQL ended this transaction to break a deadlock (40P01); SQLite's write lock has none. */
+export function isDeadlock(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '40P01';
+}
