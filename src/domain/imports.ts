@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { cleanDisplayName, parseEmail } from './email.js';
+import { isUniqueViolation } from './db-errors.js';
 import { DomainError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
@@ -254,12 +255,6 @@ async function insertInBatches(
     progress.advance(written);
   }
   progress.finish(written);
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as Error & { code?: unknown }).code;
-  return code === '23505' || (code === 'SQLITE_CONSTRAINT' && /UNIQUE/i.test(error.message));
 }
 
 // ---------------------------------------------------------------------------------------------
