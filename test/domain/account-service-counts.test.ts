@@ -8,7 +8,7 @@ import type { ChangeRequest } from '../../src/domain/change-requests.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { ACCOUNT_IMPORT_HEADER, importAccounts, importServices, SERVICE_IMPORT_HEADER, type ImportRecord } from '../../src/domain/imports.js';
 import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
-import { rowsOf } from '../../src/domain/sql-json.js';
+import { untilALockIsAwaited } from '../helpers/test-database.js';
 import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
@@ -290,17 +290,6 @@ describe('domain: account service counts (kept by triggers)', () => {
     // PostgreSQL regression test: on SQLite the second import waits in BEGIN IMMEDIATE, where no
     // query can see it, so the first goes on after 500 ms.)
     const firstWritten = [deferred(), deferred()];
-    const otherWaitsForALock = async (): Promise<void> => {
-      if (f.db.client !== 'pg') return new Promise((resolve) => setTimeout(resolve, 500));
-      for (let tries = 0; tries < 500; tries += 1) {
-        const waiting = rowsOf<{ n: string | number }>(
-          // A backend of this test's database waiting for a row another transaction holds.
-          await f.knex.raw(`SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`),
-        );
-        if (Number(waiting[0]?.n) > 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
     const slowedDown = (knex: Knex, me: 0 | 1): Knex => {
       let inserts = 0;
       const wrapTransaction = (trx: Knex.Transaction) =>
@@ -314,7 +303,7 @@ describe('domain: account service counts (kept by triggers)', () => {
                 inserts += 1;
                 if (inserts === 2) {
                   firstWritten[me]?.resolve();
-                  await Promise.race([firstWritten[1 - me]?.promise, otherWaitsForALock()]);
+                  await Promise.race([firstWritten[1 - me]?.promise, untilALockIsAwaited(f.db, 500)]);
                 }
                 return insert(rows);
               },

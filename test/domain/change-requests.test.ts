@@ -6,6 +6,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, Valid
 import type { MailIntent } from '../../src/domain/outbox.js';
 import type { Role } from '../../src/domain/roles.js';
 import type { Service } from '../../src/domain/services.js';
+import { untilALockIsAwaited } from '../helpers/test-database.js';
 import { CTX, DAY, DomainFixture, expectedMails, HOUR, rejectsField, rejectsWith, sortedLines, TTL } from '../helpers/domain-fixtures.js';
 
 const ids = (...accounts: Account[]): number[] => accounts.map((account) => account.id).sort((x, y) => x - y);
@@ -645,16 +646,8 @@ describe('domain: change requests', () => {
         const holder = await other.transaction();
         await holder('services').where({ id: service.id }).update({ updated_at: f.clock.now() });
         const outcome = decide(request, n, 'accept', tokenN);
-        if (f.db.client === 'pg') {
-          // Until the acceptance waits for that row.
-          for (let tries = 0; tries < 500; tries += 1) {
-            const waiting = (await f.knex.raw(
-              `SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid WHERE NOT l.granted AND s.datname = current_database()`,
-            )) as { rows: { n: string }[] };
-            if (Number(waiting.rows[0]?.n) > 0) break;
-            await new Promise((resolve) => setTimeout(resolve, 10));
-          }
-        } else await new Promise((resolve) => setTimeout(resolve, 200));
+        // Until the acceptance waits for that row.
+        await untilALockIsAwaited(f.db, 200);
         await holder('services').where({ id: service.id }).update({ admin_id: x.id });
         await holder.commit();
         const result = await outcome;
