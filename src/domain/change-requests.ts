@@ -555,29 +555,54 @@ export class ChangeRequestService {
   ): Promise<ChangeRequest[]> {
     const now = options.now ?? this.deps.now();
     const moved: number[] = [];
-    for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
-      const chunk = ids.slice(i, i + TRANSITION_CHUNK);
-      // Conditional on still being pending; RETURNING tells which requests this transaction moved.
-      const changed = (await trx('change_requests')
-        .whereRaw(`id IN ${idList(trx)}`, [JSON.stringify(chunk)])
-        .where('state', 'pending')
-        .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null }, ['id'])) as { id: number }[];
-      if (changed.length === 0) continue;
-      const changedIds = new Set(changed.map((row) => Number(row.id)));
-      const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
-      const pendingList = JSON.stringify(pendingIds);
-      await trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false });
-      await trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null });
-      // One event per moved request, all alike but for the request: selected rather than sent row by row.
-      await trx.raw(
-        `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
-         SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM change_requests WHERE id IN ${idList(trx)} ORDER BY id`,
-        [options.event, to, options.actorId, options.ip, now, pendingList],
-      );
-      moved.push(...pendingIds);
+    // Statements sent without waiting for them (below), each group settled: none may still run on
+    // the transaction's connection when it commits or rolls back.
+    const writes: Promise<PromiseSettledResult<unknown>[]>[] = [];
+    let requests: ChangeRequest[];
+    let intents: MailIntent[];
+    try {
+      for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
+        const chunk = ids.slice(i, i + TRANSITION_CHUNK);
+        // Conditional on still being pending; RETURNING tells which requests this transaction moved.
+        const changed = (await trx('change_requests')
+          .whereRaw(`id IN ${idList(trx)}`, [JSON.stringify(chunk)])
+          .where('state', 'pending')
+          .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null }, ['id'])) as { id: number }[];
+        if (changed.length === 0) continue;
+        const changedIds = new Set(changed.map((row) => Number(row.id)));
+        const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
+        const pendingList = JSON.stringify(pendingIds);
+        // These touch nothing the mails are built from (loadMany reads no role flag, token or
+        // event): they are sent at once, so the database writes them while the mails are built.
+        writes.push(
+          Promise.allSettled([
+            trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false }),
+            trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null }),
+            // One event per moved request, all alike but for the request: selected rather than sent row by row.
+            trx.raw(
+              `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
+               SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM change_requests WHERE id IN ${idList(trx)} ORDER BY id`,
+              [options.event, to, options.actorId, options.ip, now, pendingList],
+            ),
+          ]),
+        );
+        moved.push(...pendingIds);
+      }
+      ({ requests, intents } = await this.transitionMails(trx, moved, `request.${to}` as MailKind, options.actorId));
+    } catch (error) {
+      // The caller rolls back: only once nothing of this transaction still runs on its connection.
+      // A write that failed comes first (on PostgreSQL, what follows it fails for its sake).
+      throw firstFailure(await Promise.all(writes)) ?? error;
     }
-    const kind = `request.${to}` as MailKind;
-    const actorIds = options.actorId === null ? [] : [options.actorId];
+    const failure = firstFailure(await Promise.all(writes));
+    if (failure) throw failure;
+    await this.deps.outbox.enqueue(trx, intents);
+    return requests;
+  }
+
+  /** The moved requests, read back, and a mail about them to everyone involved (and the actor). */
+  private async transitionMails(trx: Knex.Transaction, moved: number[], kind: MailKind, actorId: number | null): Promise<{ requests: ChangeRequest[]; intents: MailIntent[] }> {
+    const actorIds = actorId === null ? [] : [actorId];
     // The requester, the outgoing and the incoming account come with the requests (the parties
     // are among them); the actor and anyone else are looked up.
     const people = new Map<number, Account>();
@@ -585,7 +610,7 @@ export class ChangeRequestService {
     for (let i = 0; i < moved.length; i += TRANSITION_CHUNK) requests.push(...(await this.loadMany(trx, moved.slice(i, i + TRANSITION_CHUNK), people)));
     const others = [...requests.flatMap((r) => r.parties.map((p) => p.accountId)), ...actorIds].filter((id) => !people.has(id));
     if (others.length > 0) for (const [id, account] of await this.accountsById(trx, others)) people.set(id, account);
-    const actorHandle = options.actorId === null ? null : (people.get(options.actorId)?.handle ?? null);
+    const actorHandle = actorId === null ? null : (people.get(actorId)?.handle ?? null);
     const intents: MailIntent[] = [];
     for (const request of requests) {
       // Everyone involved, and the actor too (an administrator cancelling someone else's request).
@@ -593,8 +618,7 @@ export class ChangeRequestService {
         intents.push(this.intent(kind, people.get(accountId) as Account, request, { actorHandle }));
       }
     }
-    await this.deps.outbox.enqueue(trx, intents);
-    return requests;
+    return { requests, intents };
   }
 
   // ---------------------------------------------------------------- resend, cancel
@@ -752,6 +776,11 @@ export class ChangeRequestService {
       },
     };
   }
+}
+
+/** The reason of the first rejected statement of settled groups, if any. */
+function firstFailure(groups: PromiseSettledResult<unknown>[][]): unknown {
+  return groups.flat().find((result): result is PromiseRejectedResult => result.status === 'rejected')?.reason;
 }
 
 /** Everyone a request concerns: requester, outgoing and incoming contact, and the parties. */

@@ -821,6 +821,38 @@ describe('domain: change requests', () => {
       assert.equal(await state(due), 'expired');
     });
 
+    it('a write that fails during expiry undoes the whole batch: still pending, roles held, tokens live, no mail', async () => {
+      const { a, n, service } = await team();
+      const due = await submitOne(a, service, { tech: n.handle });
+      const tokenN = await f.tokenOf(due.id, n);
+      f.clock.advance(TTL);
+      const postgres = f.knex.client.config.client === 'pg';
+      // The event INSERT is one of the statements sent together with others (roles, tokens).
+      if (postgres) {
+        await f.knex.raw(`CREATE FUNCTION test_refuse_expired_event() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.event = 'expired' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+        await f.knex.raw('CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events FOR EACH ROW EXECUTE FUNCTION test_refuse_expired_event()');
+      } else {
+        await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN NEW.event = 'expired'
+          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      }
+      try {
+        await assert.rejects(f.domain.requests.expireDue(), /refused by the test/);
+      } finally {
+        await f.knex.raw('DROP TRIGGER test_refuse_expired_event' + (postgres ? ' ON request_events' : ''));
+        if (postgres) await f.knex.raw('DROP FUNCTION test_refuse_expired_event()');
+      }
+      assert.equal(await state(due), 'pending');
+      assert.deepEqual(await f.activeRoles(service.id), ['tech']);
+      assert.deepEqual(await f.mailSummary(due.id, 'request.expired'), []);
+      assert.equal((await f.events(due.id)).at(-1)?.event, 'created');
+      const party = (await f.knex('request_parties').where({ request_id: due.id, account_id: n.id }).first('token_hash')) as { token_hash: string | null };
+      assert.equal(party.token_hash, sha256(tokenN), 'the token is still live');
+
+      assert.ok((await f.domain.requests.expireDue()) >= 1);
+      assert.equal(await state(due), 'expired');
+    });
+
     it('a request past its expiry no longer holds its role before the sweep: a new request expires it first', async () => {
       const { a, t, n, service } = await team();
       const [x] = (await f.accounts(1)) as [Account];
