@@ -483,8 +483,13 @@ export class ChangeRequestService {
         .whereNull('decision')
         .update({ token_hash: null, decision, decided_at: now });
       if (consumed !== 1) {
-        const mine = (await trx('request_parties').where({ request_id: id, account_id: accountId }).first('decision')) as { decision: string | null };
-        throw new ValidationError({ token: { key: mine.decision ? 'errors.token.used' : 'errors.token.invalid' } });
+        const mine = (await trx('request_parties').where({ request_id: id, account_id: accountId }).first('decision', 'replaced_token_hash')) as {
+          decision: string | null;
+          replaced_token_hash: string | null;
+        };
+        // The code of an older mail, replaced by a reminder or a resend: not a wrong guess.
+        const replaced = mine.replaced_token_hash !== null && mine.replaced_token_hash === hashToken(token);
+        throw new ValidationError({ token: { key: mine.decision ? 'errors.token.used' : replaced ? 'errors.token.replaced' : 'errors.token.invalid' } });
       }
       if (decision === 'refuse') {
         const refused = await this.transition(trx, [id], 'refused', { actorId: accountId, ip: ctx.ip, event: 'refused' });
@@ -648,7 +653,7 @@ export class ChangeRequestService {
         .where({ request_id: request.id, account_id: accountId })
         .whereNull('decision')
         .whereExists((sub) => sub.select(trx.raw('1')).from('change_requests as r').where('r.id', request.id).where('r.state', 'pending'))
-        .update({ token_hash: hash, token_issued_at: now });
+        .update({ token_hash: hash, token_issued_at: now, replaced_token_hash: trx.ref('token_hash') });
       if (updated !== 1) throw new ValidationError({ form: { key: 'errors.request.cannotResend' } });
       await this.recordEvent(trx, request.id, 'resent', 'pending', 'pending', accountId, ctx.ip);
       const account = (await this.accountsById(trx, [accountId])).get(accountId) as Account;
@@ -727,7 +732,10 @@ export class ChangeRequestService {
         for (const request of requests) {
           for (const party of request.parties.filter((p) => p.decision === null)) {
             const { token, hash } = newToken();
-            await trx('request_parties').where({ request_id: request.id, account_id: party.accountId }).whereNull('decision').update({ token_hash: hash, token_issued_at: now });
+            await trx('request_parties')
+              .where({ request_id: request.id, account_id: party.accountId })
+              .whereNull('decision')
+              .update({ token_hash: hash, token_issued_at: now, replaced_token_hash: trx.ref('token_hash') });
             intents.push(this.intent('request.reminder', people.get(party.accountId) as Account, request, { token }));
           }
           await this.recordEvent(trx, request.id, 'reminded', 'pending', 'pending', null, null);

@@ -717,12 +717,29 @@ describe('domain: change requests', () => {
       assert.equal(await f.tokenOf(request.id, a), tokenA, 'the other party keeps its token');
       assert.deepEqual((await f.events(request.id)).at(-1), { event: 'resent', from_state: 'pending', to_state: 'pending', actor_id: n.id });
 
-      await rejectsField(decide(request, n, 'accept', old), 'token', 'errors.token.invalid');
+      // The older mail's code is told apart from a wrong one (kept as a hash only).
+      const party = (await f.knex('request_parties').where({ request_id: request.id, account_id: n.id }).first('replaced_token_hash')) as { replaced_token_hash: string };
+      assert.equal(party.replaced_token_hash, sha256(old));
+      await rejectsField(decide(request, n, 'accept', old), 'token', 'errors.token.replaced');
+      await rejectsField(decide(request, n, 'accept', fakeToken()), 'token', 'errors.token.invalid');
       assert.equal((await decide(request, n, 'accept', fresh)).outcome, 'waiting');
+      await rejectsField(decide(request, n, 'accept', old), 'token', 'errors.token.used');
       // Once decided, there is nothing to resend.
       await rejectsField(f.domain.requests.resend(request.id, n.id, CTX), 'form', 'errors.request.cannotResend');
       // And an involved non-party (the outgoing contact) has no token to resend.
       await rejectsField(f.domain.requests.resend(request.id, t.id, CTX), 'form', 'errors.request.cannotResend');
+    });
+
+    it('only the code of the mail just before the newest is told apart: one two mails back is invalid', async () => {
+      const { a, n, service } = await team();
+      const request = await submitOne(a, service, { tech: n.handle });
+      const first = await f.tokenOf(request.id, n);
+      await f.domain.requests.resend(request.id, n.id, CTX);
+      const second = await f.tokenOf(request.id, n);
+      await f.domain.requests.resend(request.id, n.id, CTX);
+      await rejectsField(decide(request, n, 'accept', second), 'token', 'errors.token.replaced');
+      await rejectsField(decide(request, n, 'accept', first), 'token', 'errors.token.invalid');
+      assert.equal((await decide(request, n, 'accept', await f.tokenOf(request.id, n))).outcome, 'waiting');
     });
 
     it('allows three resends an hour, then answers RateLimited', async () => {
@@ -907,7 +924,7 @@ describe('domain: change requests', () => {
 
       const fresh = await f.tokenOf(request.id, n, 'request.reminder');
       assert.notEqual(fresh, oldN);
-      await rejectsField(decide(request, n, 'accept', oldN), 'token', 'errors.token.invalid');
+      await rejectsField(decide(request, n, 'accept', oldN), 'token', 'errors.token.replaced');
       assert.equal((await decide(request, n, 'accept', fresh)).outcome, 'done');
     });
   });
