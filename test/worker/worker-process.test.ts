@@ -368,7 +368,8 @@ describe('worker: the real worker process', function () {
     assert.equal((await outboxMails(db.knex, { kind: 'request.reminder' })).length, 3);
     assert.equal(w.logs().filter((line) => line.msg === 'reminders queued').length, 1);
 
-    // The reminder carries a new token; the one from the first mail no longer works.
+    // The reminder carries a new token; the one from the first mail no longer works (and is told
+    // apart from a wrong one).
     const [reminder] = messagesTo(smtp, one.newTech.email, subject(one));
     assert.ok(reminder);
     const fresh = tokenFromLink(reminder, one.request.id);
@@ -378,7 +379,7 @@ describe('worker: the real worker process', function () {
     assert.ok(fresh !== original);
     assert.equal(
       await refusalKey(domain.requests.decide(one.request.id, one.newTech.id, { token: original, decision: 'accept' }, CTX)),
-      'errors.token.invalid',
+      'errors.token.replaced',
     );
     const decided = await domain.requests.decide(one.request.id, one.newTech.id, { token: fresh, decision: 'accept' }, CTX);
     assert.equal(decided.outcome, 'waiting');
