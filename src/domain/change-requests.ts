@@ -481,7 +481,7 @@ export class ChangeRequestService {
       const consumed = await trx('request_parties')
         .where({ request_id: id, account_id: accountId, token_hash: hashToken(token) })
         .whereNull('decision')
-        .update({ token_hash: null, decision, decided_at: now });
+        .update({ token_hash: null, replaced_token_hash: null, decision, decided_at: now });
       if (consumed !== 1) {
         const mine = (await trx('request_parties').where({ request_id: id, account_id: accountId }).first('decision', 'replaced_token_hash')) as {
           decision: string | null;
@@ -560,13 +560,17 @@ export class ChangeRequestService {
   ): Promise<ChangeRequest[]> {
     const now = options.now ?? this.deps.now();
     const moved: number[] = [];
-    // Statements sent without waiting for them (below), each group settled: none may still run on
-    // the transaction's connection when it commits or rolls back.
-    const writes: Promise<PromiseSettledResult<unknown>[]>[] = [];
+    // Writes sent without waiting for them (below). Each group runs its statements one after the
+    // other and stops at a failure (SQLite may have rolled the whole transaction back then, and
+    // what followed would run outside it); it answers the failure instead of rejecting.
+    const writes: Promise<{ failure: unknown } | undefined>[] = [];
     let requests: ChangeRequest[];
     let intents: MailIntent[];
     try {
       for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
+        // Nothing more is sent after a failed write (see above).
+        const earlier = await writes.at(-1);
+        if (earlier) throw earlier.failure;
         const chunk = ids.slice(i, i + TRANSITION_CHUNK);
         // Conditional on still being pending; RETURNING tells which requests this transaction moved.
         const changed = (await trx('change_requests')
@@ -578,29 +582,36 @@ export class ChangeRequestService {
         const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
         const pendingList = JSON.stringify(pendingIds);
         // These touch nothing the mails are built from (loadMany reads no role flag, token or
-        // event): they are sent at once, so the database writes them while the mails are built.
-        writes.push(
-          Promise.allSettled([
-            trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false }),
-            trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null }),
-            // One event per moved request, all alike but for the request: selected rather than sent row by row.
+        // event): the database writes them while the mails are built.
+        const written = inOrder([
+          () => trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false }),
+          () => trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null }),
+          // One event per moved request, all alike but for the request: selected rather than sent row by row.
+          () =>
             trx.raw(
               `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
                SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM change_requests WHERE id IN ${idList(trx)} ORDER BY id`,
               [options.event, to, options.actorId, options.ip, now, pendingList],
             ),
-          ]),
-        );
+        ]);
+        writes.push(written);
+        // node-postgres runs one query at a time per connection anyway, and deprecates queueing
+        // more: on PostgreSQL the reads below wait for these writes.
+        if (trx.client.config.client === 'pg') {
+          const failed = await written;
+          if (failed) throw failed.failure;
+        }
         moved.push(...pendingIds);
       }
       ({ requests, intents } = await this.transitionMails(trx, moved, `request.${to}` as MailKind, options.actorId));
     } catch (error) {
       // The caller rolls back: only once nothing of this transaction still runs on its connection.
-      // A write that failed comes first (on PostgreSQL, what follows it fails for its sake).
-      throw firstFailure(await Promise.all(writes)) ?? error;
+      // A write that failed comes first: what failed after it may have failed for its sake.
+      const failed = (await Promise.all(writes)).find((written) => written !== undefined);
+      throw failed ? failed.failure : error;
     }
-    const failure = firstFailure(await Promise.all(writes));
-    if (failure) throw failure;
+    const failed = (await Promise.all(writes)).find((written) => written !== undefined);
+    if (failed) throw failed.failure;
     await this.deps.outbox.enqueue(trx, intents);
     return requests;
   }
@@ -788,9 +799,19 @@ export class ChangeRequestService {
   }
 }
 
-/** The reason of the first rejected statement of settled groups, if any. */
-function firstFailure(groups: PromiseSettledResult<unknown>[][]): unknown {
-  return groups.flat().find((result): result is PromiseRejectedResult => result.status === 'rejected')?.reason;
+/**
+ * Runs statements one after the other and stops at the first failure, which it answers instead of
+ * rejecting: it may wait un-awaited while other work goes on without counting as unhandled.
+ */
+async function inOrder(statements: (() => PromiseLike<unknown>)[]): Promise<{ failure: unknown } | undefined> {
+  for (const statement of statements) {
+    try {
+      await statement();
+    } catch (failure) {
+      return { failure };
+    }
+  }
+  return undefined;
 }
 
 /** Everyone a request concerns: requester, outgoing and incoming contact, and the parties. */

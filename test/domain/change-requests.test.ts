@@ -723,6 +723,8 @@ describe('domain: change requests', () => {
       await rejectsField(decide(request, n, 'accept', old), 'token', 'errors.token.replaced');
       await rejectsField(decide(request, n, 'accept', fakeToken()), 'token', 'errors.token.invalid');
       assert.equal((await decide(request, n, 'accept', fresh)).outcome, 'waiting');
+      const decided = (await f.knex('request_parties').where({ request_id: request.id, account_id: n.id }).first('token_hash', 'replaced_token_hash')) as Record<string, unknown>;
+      assert.deepEqual(decided, { token_hash: null, replaced_token_hash: null }, 'no hash kept once decided');
       await rejectsField(decide(request, n, 'accept', old), 'token', 'errors.token.used');
       // Once decided, there is nothing to resend.
       await rejectsField(f.domain.requests.resend(request.id, n.id, CTX), 'form', 'errors.request.cannotResend');

@@ -78,9 +78,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
       const errors = fieldErrors(res, error);
       const view = await domain.requests.viewForConfirmation(req.params.id, account.id, form.token);
       if ('wrongAccount' in view) throw error;
-      // A replaced code is known to be dead: the field is left empty for the newer mail's code.
-      const token = error.fields.token?.key === 'errors.token.replaced' ? '' : form.token;
-      res.status(422).render('confirm', { title: req.t('confirm.title'), ...view, token, errors });
+      res.status(422).render('confirm', { title: req.t('confirm.title'), ...view, token: form.token, errors });
     }
   });
 
