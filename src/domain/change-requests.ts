@@ -478,8 +478,9 @@ export class ChangeRequestService {
       const current = (await trx('change_requests').where({ id }).first('state', 'expires_at')) as { state: RequestState; expires_at: number };
       if (current.state !== 'pending') throw new ValidationError({ token: { key: 'errors.token.closed', params: { state: current.state } } });
       if (Number(current.expires_at) <= now) throw new ValidationError({ token: { key: 'errors.token.expired' } });
+      const hash = hashToken(token);
       const consumed = await trx('request_parties')
-        .where({ request_id: id, account_id: accountId, token_hash: hashToken(token) })
+        .where({ request_id: id, account_id: accountId, token_hash: hash })
         .whereNull('decision')
         .update({ token_hash: null, replaced_token_hash: null, decision, decided_at: now });
       if (consumed !== 1) {
@@ -488,7 +489,7 @@ export class ChangeRequestService {
           replaced_token_hash: string | null;
         };
         // The code of an older mail, replaced by a reminder or a resend: not a wrong guess.
-        const replaced = mine.replaced_token_hash !== null && mine.replaced_token_hash === hashToken(token);
+        const replaced = mine.replaced_token_hash === hash;
         throw new ValidationError({ token: { key: mine.decision ? 'errors.token.used' : replaced ? 'errors.token.replaced' : 'errors.token.invalid' } });
       }
       if (decision === 'refuse') {
@@ -607,10 +608,10 @@ export class ChangeRequestService {
     } catch (error) {
       // The caller rolls back: only once nothing of this transaction still runs on its connection.
       // A write that failed comes first: what failed after it may have failed for its sake.
-      const failed = (await Promise.all(writes)).find((written) => written !== undefined);
+      const failed = await firstFailure(writes);
       throw failed ? failed.failure : error;
     }
-    const failed = (await Promise.all(writes)).find((written) => written !== undefined);
+    const failed = await firstFailure(writes);
     if (failed) throw failed.failure;
     await this.deps.outbox.enqueue(trx, intents);
     return requests;
@@ -812,6 +813,11 @@ async function inOrder(statements: (() => PromiseLike<unknown>)[]): Promise<{ fa
     }
   }
   return undefined;
+}
+
+/** Waits for every group of writes, then answers the first failure among them, if any. */
+async function firstFailure(writes: Promise<{ failure: unknown } | undefined>[]): Promise<{ failure: unknown } | undefined> {
+  return (await Promise.all(writes)).find((written) => written !== undefined);
 }
 
 /** Everyone a request concerns: requester, outgoing and incoming contact, and the parties. */

@@ -151,6 +151,14 @@ export class DomainFixture {
     return rows.map((row) => ({ ...row, actor_id: row.actor_id === null ? null : Number(row.actor_id) }));
   }
 
+  /** A party's stored token hashes (never the tokens themselves). */
+  async partyHashes(requestId: number, account: Account): Promise<{ token_hash: string | null; replaced_token_hash: string | null }> {
+    return (await this.knex('request_parties').where({ request_id: requestId, account_id: account.id }).first('token_hash', 'replaced_token_hash')) as {
+      token_hash: string | null;
+      replaced_token_hash: string | null;
+    };
+  }
+
   async requestRow(requestId: number): Promise<{ state: string; failure_reason: string | null; expires_at: number; decided_at: number | null }> {
     return (await this.knex('change_requests').where({ id: requestId }).first('state', 'failure_reason', 'expires_at', 'decided_at')) as {
       state: string;
