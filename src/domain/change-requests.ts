@@ -733,22 +733,29 @@ export class ChangeRequestService {
       if (due.length === 0) return total;
       total += await this.deps.knex.transaction(async (trx) => {
         const ids = due.map((row) => row.id);
-        // Conditional: another worker may have reminded some of these meanwhile.
-        const claimed = (await trx('change_requests').whereIn('id', ids).where('state', 'pending').whereNull('reminded_at').select('id')) as { id: number }[];
-        const claimedIds = claimed.map((row) => row.id);
+        // Claimed by one conditional UPDATE: another worker may have reminded some of these
+        // meanwhile, and a party or the sweep may have closed them. On PostgreSQL the UPDATE waits
+        // for a row another transaction holds and then checks its conditions again; a SELECT
+        // followed by an UPDATE would remind a request that closed in between.
+        const claimed = (await trx('change_requests')
+          .whereIn('id', ids)
+          .where('state', 'pending')
+          .whereNull('reminded_at')
+          .update({ reminded_at: now }, ['id'])) as { id: number }[];
+        const claimedIds = claimed.map((row) => Number(row.id));
         if (claimedIds.length === 0) return 0;
-        await trx('change_requests').whereIn('id', claimedIds).whereNull('reminded_at').update({ reminded_at: now });
         const requests = await this.loadMany(trx, claimedIds);
         const people = await this.accountsById(trx, requests.flatMap((r) => r.parties.map((p) => p.accountId)));
         const intents: MailIntent[] = [];
         for (const request of requests) {
           for (const party of request.parties.filter((p) => p.decision === null)) {
             const { token, hash } = newToken();
-            await trx('request_parties')
+            const renewed = await trx('request_parties')
               .where({ request_id: request.id, account_id: party.accountId })
               .whereNull('decision')
               .update({ token_hash: hash, token_issued_at: now, replaced_token_hash: trx.ref('token_hash') });
-            intents.push(this.intent('request.reminder', people.get(party.accountId) as Account, request, { token }));
+            // Only a code that was stored is mailed.
+            if (renewed === 1) intents.push(this.intent('request.reminder', people.get(party.accountId) as Account, request, { token }));
           }
           await this.recordEvent(trx, request.id, 'reminded', 'pending', 'pending', null, null);
         }

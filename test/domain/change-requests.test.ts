@@ -926,6 +926,30 @@ describe('domain: change requests', () => {
       await rejectsField(decide(request, n, 'accept', oldN), 'token', 'errors.token.replaced');
       assert.equal((await decide(request, n, 'accept', fresh)).outcome, 'done');
     });
+
+    it('remindDue does not remind a request that another transaction closes while the reminder waits for it', async () => {
+      const { a, n, service } = await team();
+      const request = await submitOne(a, service, { tech: n.handle });
+      const hashes = async () => Promise.all([a, n].map((party) => f.partyHashes(request.id, party)));
+      const before = await hashes();
+      f.clock.advance(TTL - 12 * HOUR);
+      // Another connection holds the request's row (SQLite: the write lock), as a sweep or a
+      // party's refusal closing it would.
+      const other = f.db.connect();
+      try {
+        const holder = await other.transaction();
+        await holder('change_requests').where({ id: request.id }).update({ state: 'cancelled', decided_at: f.clock.now() });
+        const reminding = f.domain.requests.remindDue(DAY);
+        await untilALockIsAwaited(f.db, 200);
+        await holder.commit();
+        assert.equal(await reminding, 0);
+      } finally {
+        await other.destroy();
+      }
+      assert.deepEqual(await f.mailSummary(request.id, 'request.reminder'), []);
+      assert.deepEqual(await hashes(), before, 'no code renewed');
+      assert.equal(((await f.knex('change_requests').where({ id: request.id }).first('reminded_at')) as { reminded_at: number | null }).reminded_at, null);
+    });
   });
 
   // ------------------------------------------------------------------ "My requests"
