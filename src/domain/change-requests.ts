@@ -661,11 +661,17 @@ export class ChangeRequestService {
     }
     return this.deps.knex.transaction(async (trx) => {
       const { token, hash } = newToken();
-      const updated = await trx('request_parties')
-        .where({ request_id: request.id, account_id: accountId })
-        .whereNull('decision')
-        .whereExists((sub) => sub.select(trx.raw('1')).from('change_requests as r').where('r.id', request.id).where('r.state', 'pending'))
-        .update({ token_hash: hash, token_issued_at: now, replaced_token_hash: trx.ref('token_hash') });
+      // The request's row lock first, as decide and the sweeps take it, and conditional on still
+      // being pending: on PostgreSQL a request closed while this waited for its row is seen closed
+      // (a condition on another table, in the UPDATE below, would be read from before the wait).
+      const stillPending = await trx('change_requests').where({ id: request.id, state: 'pending' }).update({ state: trx.ref('state') });
+      const updated =
+        stillPending === 1
+          ? await trx('request_parties')
+              .where({ request_id: request.id, account_id: accountId })
+              .whereNull('decision')
+              .update({ token_hash: hash, token_issued_at: now, replaced_token_hash: trx.ref('token_hash') })
+          : 0;
       if (updated !== 1) throw new ValidationError({ form: { key: 'errors.request.cannotResend' } });
       await this.recordEvent(trx, request.id, 'resent', 'pending', 'pending', accountId, ctx.ip);
       const account = (await this.accountsById(trx, [accountId])).get(accountId) as Account;

@@ -760,6 +760,29 @@ describe('domain: change requests', () => {
       await f.domain.requests.resend(request.id, n.id, CTX);
       assert.equal((await f.mails(request.id, 'request.confirm')).filter((m) => m.to === n.email).length, 5);
     });
+
+    it('does not resend for a request that another transaction closes while the resend waits for it', async () => {
+      const { a, n, service } = await team();
+      const request = await submitOne(a, service, { tech: n.handle });
+      const before = await f.partyHashes(request.id, n);
+      // Another connection holds the request's row (SQLite: the write lock), as the sweep or the
+      // requester cancelling it would.
+      const other = f.db.connect();
+      try {
+        const holder = await other.transaction();
+        await holder('change_requests').where({ id: request.id }).update({ state: 'cancelled', decided_at: f.clock.now() });
+        const resending = f.domain.requests.resend(request.id, n.id, CTX);
+        // Kept from counting as unhandled while the lock is awaited.
+        resending.catch(() => undefined);
+        await untilALockIsAwaited(f.db, 200);
+        await holder.commit();
+        await rejectsField(resending, 'form', 'errors.request.cannotResend');
+      } finally {
+        await other.destroy();
+      }
+      assert.equal((await f.mails(request.id, 'request.confirm')).filter((m) => m.to === n.email).length, 1, 'no new code mailed');
+      assert.deepEqual(await f.partyHashes(request.id, n), before);
+    });
   });
 
   // ------------------------------------------------------------------ cancel
