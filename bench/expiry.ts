@@ -75,7 +75,8 @@ async function count(query: Knex.QueryBuilder): Promise<number> {
  */
 export async function sweepExpiry(knex: Knex, prepared: PreparedExpiry): Promise<void> {
   const outboxBefore = await count(knex('outbox'));
-  const domain = createDomain({ knex, handleSuffix: 'ovh' });
+  // The requests are inserted with their own expiry; the sweep reads no time to live.
+  const domain = createDomain({ knex, handleSuffix: 'ovh', requestTtlMs: 7 * DAY });
   const rssBefore = rssMb();
   const sampler = rssSampler(process.pid, 20);
   progress(`expiry: sweeping ${prepared.requests} requests (RSS before ${rssBefore.toFixed(0)} MB)`);

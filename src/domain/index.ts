@@ -11,7 +11,8 @@ import { ServiceCatalog } from './services.js';
 export interface DomainDeps {
   knex: Knex;
   handleSuffix: string;
-  requestTtlMs?: number;
+  /** Required, not defaulted: every process that creates requests must pass REQUEST_TTL's value. */
+  requestTtlMs: number;
   now?: () => number;
 }
 
@@ -28,7 +29,7 @@ export function createDomain(deps: DomainDeps) {
     services,
     outbox,
     handleSuffix: deps.handleSuffix,
-    requestTtlMs: deps.requestTtlMs ?? 7 * 24 * 3600_000,
+    requestTtlMs: deps.requestTtlMs,
     now,
   });
   const owners = new OwnerDetailsService({ knex, services, audit, now });

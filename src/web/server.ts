@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient });
   // Knex's migration lock makes this safe when several processes start at once.
   await migrateLatest(knex);
-  const domain = createDomain({ knex, handleSuffix: config.handleSuffix });
+  const domain = createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const app = createApp({ config, knex, domain, i18n: createI18n(), logger });
   const server = app.listen(config.port, () => {
     logger.info({ port: config.port, url: config.publicUrl }, `web listening on ${config.publicUrl}`);

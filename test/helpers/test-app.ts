@@ -41,7 +41,7 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, options.env);
-  const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix });
+  const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const logLines = options.logLines;
   const logger = logLines
     ? createLogger({ level: 'debug', name: 'test', destination: { write: (line: string) => void logLines.push(line) } })

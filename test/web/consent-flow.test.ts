@@ -271,3 +271,27 @@ describe('web: the consent flow', () => {
   });
 
 });
+
+describe('web: REQUEST_TTL', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp({ env: { REQUEST_TTL: '2 days' } });
+  });
+  after(() => t.close());
+
+  it('a request submitted through the form expires after the configured time to live, and its mails say when', async () => {
+    const admin = await addAccount(t.domain);
+    const newTech = await addAccount(t.domain);
+    const service = await t.domain.services.create({ name: `ttl-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: admin.handle, billing: admin.handle });
+    const a = await loginAgent(t.app, admin.handle);
+    await a.agent
+      .post(`/services/${service.id}/contacts`)
+      .type('form')
+      .send({ _csrf: a.csrf, admin: admin.handle, tech: newTech.handle, billing: admin.handle })
+      .expect(303);
+    const row = (await t.db.knex('change_requests').where({ service_id: service.id }).first('id', 'created_at', 'expires_at')) as { id: number; created_at: number; expires_at: number };
+    assert.equal(Number(row.expires_at) - Number(row.created_at), 2 * 24 * 3600_000);
+    const mail = (await t.db.knex('outbox').where({ recipient_address: newTech.email, kind: 'request.confirm' }).first('payload')) as { payload: string };
+    assert.equal((JSON.parse(mail.payload) as { expiresAt: number }).expiresAt, Number(row.expires_at));
+  });
+});

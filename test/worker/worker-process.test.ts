@@ -29,6 +29,7 @@ import { killAllWorkers, startWorker, WORKER_PUBLIC_URL, type WorkerProcess } fr
 /** The dispatcher's defaults, which the worker uses: rows claimed per round, mails sent at once. */
 const BATCH_SIZE = DEFAULT_BATCH_SIZE;
 const CONCURRENCY = DEFAULT_CONCURRENCY;
+const WEEK = 7 * 24 * 3600_000;
 
 describe('worker: the real worker process', function () {
   this.timeout(30_000);
@@ -89,7 +90,7 @@ describe('worker: the real worker process', function () {
 
   it('delivers the consent flow over SMTP: recipients, subjects, confirm links, Message-IDs; rows end sent', async () => {
     const smtp = await smtpServer();
-    const domain = createDomain({ knex: db.knex, handleSuffix: 'ovh' });
+    const domain = createDomain({ knex: db.knex, handleSuffix: 'ovh', requestTtlMs: WEEK });
     const { admin, oldTech, newTech, service, request } = await requestNewTech(domain);
     const w = worker(smtp.url);
     await w.ready();
@@ -161,7 +162,7 @@ describe('worker: the real worker process', function () {
 
   it('retries while SMTP is down and delivers everything once it is (back) up', async () => {
     const port = await freePort();
-    const domain = createDomain({ knex: db.knex, handleSuffix: 'ovh' });
+    const domain = createDomain({ knex: db.knex, handleSuffix: 'ovh', requestTtlMs: WEEK });
     const { admin, oldTech, newTech, service, request } = await requestNewTech(domain);
     const w = worker(`smtp://127.0.0.1:${port}`);
     await w.ready();
