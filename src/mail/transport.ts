@@ -59,12 +59,19 @@ export function checkAddress(to: MailAddress): MailAddress {
   return { name: to.name.trim(), address: to.address };
 }
 
-/** SMTP 5xx (the server refused for good) and our own permanent errors; everything else is retried. */
+/**
+ * An SMTP 5xx refusing this mail: its recipient (RCPT TO) or its content (DATA); and our own
+ * permanent errors (a bad address, a mail that cannot be rendered). Everything else is retried with
+ * backoff, 5xx included: a refused login (535), a refused sender (MAIL FROM) or a server refusing
+ * connections (554 greeting) says nothing about the mail, and the operator who fixes SMTP_URL or
+ * MAIL_FROM must find it still queued, not dead. (nodemailer marks every 5xx `permanent`; only an
+ * error without an SMTP reply is taken at its word.)
+ */
 export function isPermanentFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { permanent, responseCode } = error as { permanent?: unknown; responseCode?: unknown };
-  if (permanent === true) return true;
-  return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600;
+  const { permanent, responseCode, command } = error as { permanent?: unknown; responseCode?: unknown; command?: unknown };
+  if (typeof responseCode === 'number') return responseCode >= 500 && responseCode < 600 && (command === 'RCPT TO' || command === 'DATA');
+  return permanent === true;
 }
 
 function isLoopback(hostname: string): boolean {

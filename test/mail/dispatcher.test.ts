@@ -165,6 +165,31 @@ describe('mail: dispatcher', function () {
     );
   });
 
+  it('keeps mail queued, to be retried, when the server refuses the login or the sender with a 5xx', async () => {
+    for (const refuse of ['login', 'sender'] as const) {
+      const smtp = await server({ refuse });
+      await db.knex('outbox').delete();
+      await insertMail(db.knex, [{ address: 'aa@example.test' }, { address: 'bb@example.test' }]);
+      const url = refuse === 'login' ? `smtp://contacts:wrong-password@127.0.0.1:${smtp.port}` : smtp.url;
+      assert.deepEqual(await dispatcher({ transport: transport(url) }).dispatchOnce(), { sent: 0, retried: 2, dead: 0 }, refuse);
+      for (const row of await outboxRows(db.knex)) {
+        assert.equal(row.status, 'pending', refuse);
+        assert.equal(row.attempts, 1, refuse);
+        assert.match(row.last_error ?? '', refuse === 'login' ? /535/ : /550/);
+      }
+      assert.deepEqual(smtp.messages, []);
+    }
+  });
+
+  it('marks a mail dead when the server refuses its content with a 5xx', async () => {
+    const smtp = await server({ refuse: 'content' });
+    await insertMail(db.knex, [{ address: 'aa@example.test' }]);
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 1 });
+    const [row] = await outboxRows(db.knex);
+    assert.equal(row?.status, 'dead');
+    assert.match(row?.last_error ?? '', /554/);
+  });
+
   it('marks a mail dead without sending it when the address or the row is unusable', async () => {
     const smtp = await server();
     await insertMail(db.knex, [

@@ -77,9 +77,16 @@ describe('mail: file transport', () => {
     assert.deepEqual(checkAddress({ name: ' Ana ', address: 'ana@example.test' }), { name: 'Ana', address: 'ana@example.test' });
   });
 
-  it('classifies SMTP 5xx as permanent and everything else as worth retrying', () => {
-    assert.equal(isPermanentFailure(Object.assign(new Error('x'), { responseCode: 550 })), true);
-    assert.equal(isPermanentFailure(Object.assign(new Error('x'), { responseCode: 421 })), false);
+  it('classifies an SMTP 5xx refusing the recipient or the content as permanent and everything else as worth retrying', () => {
+    const smtpError = (responseCode: number, command: string) => Object.assign(new Error('x'), { responseCode, command, permanent: responseCode >= 500 });
+    assert.equal(isPermanentFailure(smtpError(550, 'RCPT TO')), true);
+    assert.equal(isPermanentFailure(smtpError(554, 'DATA')), true);
+    assert.equal(isPermanentFailure(smtpError(450, 'RCPT TO')), false);
+    assert.equal(isPermanentFailure(smtpError(421, 'CONN')), false);
+    // Nothing to do with this mail: SMTP_URL's password, MAIL_FROM, a server refusing everyone.
+    assert.equal(isPermanentFailure(smtpError(535, 'AUTH PLAIN')), false);
+    assert.equal(isPermanentFailure(smtpError(550, 'MAIL FROM')), false);
+    assert.equal(isPermanentFailure(smtpError(554, 'CONN')), false);
     assert.equal(isPermanentFailure(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), false);
     assert.equal(isPermanentFailure('string'), false);
   });

@@ -119,16 +119,27 @@ export interface TestSmtpServer {
  * A real SMTP server on loopback (no TLS, no auth), keeping what it receives. A message is
  * stored before the server answers 250, so once sendMail resolves it is in `messages`.
  * `delayMs` makes it take its time over each message, so that a worker can be stopped or killed
- * while a batch is being sent.
+ * while a batch is being sent. `refuse` makes it refuse every login (535),
+ * every sender (550) or every message's content (554).
  */
 export async function startSmtpServer(
-  options: { port?: number; reject?: (address: string) => boolean; delayMs?: number } = {},
+  options: { port?: number; reject?: (address: string) => boolean; delayMs?: number; refuse?: 'login' | 'sender' | 'content' } = {},
 ): Promise<TestSmtpServer> {
   const messages: TestSmtpServer['messages'] = [];
   const server = new SMTPServer({
     authOptional: true,
+    // Logins over plain SMTP on loopback (the transport uses no TLS there).
+    allowInsecureAuth: true,
     disableReverseLookup: true,
     logger: false,
+    onAuth(_auth, _session, callback) {
+      if (options.refuse === 'login') return callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+      callback(null, { user: 'test' });
+    },
+    onMailFrom(_address, _session, callback) {
+      if (options.refuse === 'sender') return callback(Object.assign(new Error('5.7.1 Sender address rejected'), { responseCode: 550 }));
+      callback();
+    },
     // Closing waits this long for open client connections (the pool's) before cutting them.
     closeTimeout: 200,
     onRcptTo(address, _session, callback) {
@@ -142,6 +153,7 @@ export async function startSmtpServer(
       const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
       simpleParser(stream).then(
         (mail) => {
+          if (options.refuse === 'content') return callback(Object.assign(new Error('5.7.1 Message content rejected'), { responseCode: 554 }));
           const accept = () => {
             // Recorded when the server answers 250: from then on the mail counts as delivered.
             messages.push(Object.assign(mail, { envelopeTo }));
