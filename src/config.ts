@@ -39,16 +39,33 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * MAIL_FROM: an address, bare or with a display name in front ("Contacts <contacts@example.com>");
+ * the domain a name or an address literal. A sender the SMTP server refuses holds every mail back.
+ */
+const MAIL_ADDRESS = String.raw`[^\s@<>()",;:\\[\]]+@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f.:]+\])`;
+const MAIL_FROM_FORMS = [new RegExp(`^${MAIL_ADDRESS}$`, 'i'), new RegExp(`^[^<>\r\n]*<${MAIL_ADDRESS}>$`, 'i')];
+
 /** DEFAULT_TIME_ZONE when unset: the provider's customers are mostly in Portugal. */
 export const DEFAULT_TIME_ZONE = 'Europe/Lisbon';
 
-function duration(env: Env, name: string, fallback: string): number {
+/**
+ * A human duration ("90 seconds", "7 days") of at least `minimum`. A bare number is refused rather
+ * than read as milliseconds, as `ms` would: REQUEST_TTL=7 meant 7 days to whoever wrote it.
+ */
+function duration(env: Env, name: string, fallback: string, minimum: string): number {
   const raw = env[name] ?? fallback;
-  const value = ms(raw as ms.StringValue);
+  const value = /[a-z]/i.test(raw) ? ms(raw as ms.StringValue) : undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`${name}="${raw}" is not a duration; use a human string such as "90 seconds" or "7 days".`);
+    throw new ConfigError(`${name}="${raw}" is not a duration; use a number with a unit, such as "90 seconds" or "7 days".`);
   }
+  if (value < ms(minimum as ms.StringValue)) throw new ConfigError(`${name}="${raw}" is too short; use at least ${minimum}.`);
   return value;
+}
+
+/** A URL as it may appear in an error message: without its user name and password. */
+function withoutCredentials(raw: string): string {
+  return raw.replace(/\/\/[^@/]*@/, '//…@');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -65,10 +82,10 @@ function url(name: string, raw: string, protocols: string[]): string {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(`${name}="${raw}" is not a URL.`);
+    throw new ConfigError(`${name}="${withoutCredentials(raw)}" is not a URL.`);
   }
   if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(`${name}="${raw}" must start with ${protocols.map((p) => p + '//').join(' or ')}.`);
+    throw new ConfigError(`${name}="${withoutCredentials(raw)}" must start with ${protocols.map((p) => p + '//').join(' or ')}.`);
   }
   return raw;
 }
@@ -84,7 +101,7 @@ function databaseClientOf(databaseUrl: string): DatabaseClient {
   if (databaseUrl.startsWith('sqlite:')) return 'sqlite3';
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'pg';
   throw new ConfigError(
-    `DATABASE_URL="${databaseUrl}" is not supported; use sqlite:path/to/file.sqlite3 or postgres://user@host/db.`,
+    `DATABASE_URL="${withoutCredentials(databaseUrl)}" is not supported; use sqlite:path/to/file.sqlite3 or postgres://user@host/db.`,
   );
 }
 
@@ -108,6 +125,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   const varDir = path.resolve(env.VAR_DIR ?? 'var');
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const publicUrl = url('PUBLIC_URL', env.PUBLIC_URL ?? `http://localhost:${port}`, ['http:', 'https:']).replace(/\/+$/, '');
+  // Links in mail are PUBLIC_URL + a path: a query or fragment would swallow the path (and the
+  // token with it), and credentials would go out in every mail.
+  const site = new URL(publicUrl);
+  if (site.search !== '' || site.hash !== '' || site.username !== '' || site.password !== '' || publicUrl.endsWith('?') || publicUrl.endsWith('#')) {
+    throw new ConfigError(`PUBLIC_URL="${withoutCredentials(publicUrl)}" must be the site's address only: no user name or password, no ?query, no #fragment.`);
+  }
   const databaseUrl = env.DATABASE_URL ?? `sqlite:${path.join(varDir, 'data.sqlite3')}`;
   const databaseClient = databaseClientOf(databaseUrl);
 
@@ -126,8 +149,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   }
   const smtpUrl = env.SMTP_URL ? url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']) : undefined;
   const mongodbUrl = env.MONGODB_URL ? url('MONGODB_URL', env.MONGODB_URL, ['mongodb:', 'mongodb+srv:']) : undefined;
-  const mailFrom = env.MAIL_FROM ?? `contacts@${new URL(publicUrl).hostname}`;
+  // An IP address as the host is written as an address literal: contacts@[192.0.2.1].
+  const mailFrom = env.MAIL_FROM ?? `contacts@${/^[0-9.]+$/.test(site.hostname) ? `[${site.hostname}]` : site.hostname}`;
   if (/[\r\n\0]/.test(mailFrom)) throw new ConfigError('MAIL_FROM must not contain line breaks.');
+  if (!MAIL_FROM_FORMS.some((form) => form.test(mailFrom.trim()))) {
+    throw new ConfigError(`MAIL_FROM="${mailFrom}" is not an address; use "contacts@example.com" or "Contacts <contacts@example.com>".`);
+  }
   const logLevel = env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL="${logLevel}" must be one of fatal, error, warn, info, debug, trace, silent.`);
@@ -146,13 +173,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     mongodbUrl,
     handleSuffix,
     defaultTimeZone: timeZone(env, 'DEFAULT_TIME_ZONE', DEFAULT_TIME_ZONE),
-    requestTtlMs: duration(env, 'REQUEST_TTL', '7 days'),
-    expireEveryMs: duration(env, 'EXPIRE_EVERY', '1 minute'),
-    remindBeforeMs: duration(env, 'REMIND_BEFORE', '1 day'),
-    dispatchEveryMs: duration(env, 'DISPATCH_EVERY', '2 seconds'),
-    sessionIdleMs: duration(env, 'SESSION_IDLE_TIMEOUT', '30 minutes'),
-    sessionAbsoluteMs: duration(env, 'SESSION_MAX_AGE', '12 hours'),
-    retentionMs: duration(env, 'RETENTION', '30 days'),
+    requestTtlMs: duration(env, 'REQUEST_TTL', '7 days', '1 minute'),
+    expireEveryMs: duration(env, 'EXPIRE_EVERY', '1 minute', '1 second'),
+    remindBeforeMs: duration(env, 'REMIND_BEFORE', '1 day', '1 minute'),
+    dispatchEveryMs: duration(env, 'DISPATCH_EVERY', '2 seconds', '100 ms'),
+    sessionIdleMs: duration(env, 'SESSION_IDLE_TIMEOUT', '30 minutes', '1 minute'),
+    sessionAbsoluteMs: duration(env, 'SESSION_MAX_AGE', '12 hours', '1 minute'),
+    retentionMs: duration(env, 'RETENTION', '30 days', '1 hour'),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
     logLevel,
     varDir,

@@ -61,6 +61,17 @@ describe('config', () => {
     [{ PORT: '70000' }, /PORT="70000"/],
     [{ REQUEST_TTL: 'soon' }, /REQUEST_TTL="soon" is not a duration/],
     [{ EXPIRE_EVERY: '-5 seconds' }, /EXPIRE_EVERY="-5 seconds" is not a duration/],
+    // A bare number would be milliseconds to `ms`: 7 ms to live, a dispatcher polling every 1 ms.
+    [{ REQUEST_TTL: '7' }, /REQUEST_TTL="7" is not a duration; use a number with a unit/],
+    [{ DISPATCH_EVERY: '1ms' }, /DISPATCH_EVERY="1ms" is too short; use at least 100 ms/],
+    [{ REQUEST_TTL: '30 seconds' }, /REQUEST_TTL="30 seconds" is too short; use at least 1 minute/],
+    [{ PUBLIC_URL: 'https://contacts.example.com/?a=1' }, /PUBLIC_URL=".*" must be the site's address only/],
+    [{ PUBLIC_URL: 'https://contacts.example.com/#top' }, /must be the site's address only/],
+    [{ PUBLIC_URL: 'https://contacts.example.com/?' }, /must be the site's address only/],
+    [{ PUBLIC_URL: 'https://user:secret@contacts.example.com' }, /^PUBLIC_URL="https:\/\/…@contacts\.example\.com" must be the site's address only/],
+    [{ MAIL_FROM: 'Contacts' }, /MAIL_FROM="Contacts" is not an address/],
+    [{ MAIL_FROM: 'Contacts <contacts@>' }, /MAIL_FROM=".*" is not an address/],
+    [{ MAIL_FROM: 'contacts@exa mple.com' }, /is not an address/],
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL="mysql:\/\/x\/y" is not supported/],
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL="ftp:\/\/x" must start with http:\/\/ or https:\/\//],
     [{ SMTP_URL: 'not a url' }, /SMTP_URL="not a url" is not a URL/],
@@ -74,6 +85,23 @@ describe('config', () => {
     [{ DEFAULT_TIME_ZONE: '+01:00' }, /DEFAULT_TIME_ZONE="\+01:00" is not a time zone/],
     [{ DEFAULT_TIME_ZONE: 'Lisbon' }, /DEFAULT_TIME_ZONE="Lisbon" is not a time zone/],
   ];
+  it('keeps passwords out of its messages', () => {
+    for (const env of [{ SMTP_URL: 'smtp+tls://user:s3cret@mail.example.com' }, { DATABASE_URL: 'mysql://root:s3cret@db/contacts' }, { MONGODB_URL: 'redis://u:s3cret@x' }]) {
+      assert.throws(
+        () => loadConfig({ ...base, ...env }),
+        (error: unknown) => error instanceof ConfigError && !error.message.includes('s3cret') && error.message.includes('//…@'),
+      );
+    }
+  });
+
+  it('takes MAIL_FROM bare or with a name, and builds its default from PUBLIC_URL, an IP address as a literal', () => {
+    assert.equal(loadConfig({ ...base, MAIL_FROM: 'Contacts <contacts@example.com>' }).mailFrom, 'Contacts <contacts@example.com>');
+    assert.equal(loadConfig({ ...base, MAIL_FROM: 'contacts@[192.0.2.1]' }).mailFrom, 'contacts@[192.0.2.1]');
+    assert.equal(loadConfig({ ...base, PUBLIC_URL: 'https://contacts.example.com/base/' }).mailFrom, 'contacts@contacts.example.com');
+    assert.equal(loadConfig({ ...base, PUBLIC_URL: 'http://192.168.1.10:3000' }).mailFrom, 'contacts@[192.168.1.10]');
+    assert.equal(loadConfig({ ...base, DISPATCH_EVERY: '100ms' }).dispatchEveryMs, 100);
+  });
+
   for (const [env, message] of bad) {
     it(`refuses ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} with a clear message`, () => {
       assert.throws(() => loadConfig({ ...base, ...env }), (error: unknown) => error instanceof ConfigError && message.test(error.message));
