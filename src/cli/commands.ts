@@ -6,6 +6,7 @@ import { ValidationError, type Message } from '../domain/errors.js';
 import { parseHandle } from '../domain/handles.js';
 import { importAccounts, importServices, type ImportOptions, type ImportProgress } from '../domain/imports.js';
 import { listRequests } from '../domain/request-reports.js';
+import { parseRowId } from '../domain/row-ids.js';
 import { listMail, retryMail } from '../mail/outbox-admin.js';
 import type { CliContext } from './context.js';
 import { readCsvRecords } from './csv.js';
@@ -166,7 +167,8 @@ export async function listMailTable({ context, io, t }: CommandEnv, options: { d
 
 export async function retryMailCommand({ context, io, t }: CommandEnv, id: string | undefined, options: { allDead?: boolean }): Promise<void> {
   if ((id === undefined) === (options.allDead !== true)) throw new UsageError({ key: 'cli.mail.retryUsage' });
-  if (id !== undefined && !/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError({ key: 'cli.mail.badId', params: { id } });
-  const result = await retryMail(context.knex, id === undefined ? { allDead: true } : { id: Number(id) });
+  const rowId = id === undefined ? undefined : parseRowId(id);
+  if (id !== undefined && rowId === undefined) throw new UsageError({ key: 'cli.mail.badId', params: { id } });
+  const result = await retryMail(context.knex, rowId === undefined ? { allDead: true } : { id: rowId });
   io.out(t('cli.mail.retried', { count: result.retried }));
 }

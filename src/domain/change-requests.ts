@@ -9,6 +9,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, Valid
 import { parseHandle } from './handles.js';
 import type { MailIntent, MailKind, Outbox } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
+import { parseRowId } from './row-ids.js';
 import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
 import type { Service, ServiceCatalog } from './services.js';
 import { hashToken, looksLikeToken, newToken } from './tokens.js';
@@ -347,7 +348,7 @@ export class ChangeRequestService {
   }
 
   async getForAccount(requestId: unknown, accountId: number): Promise<{ request: ChangeRequest; actions: RequestActions; events: RequestEvent[] }> {
-    const id = parseId(requestId);
+    const id = parseRowId(requestId);
     const request = id === undefined ? undefined : await this.load(this.deps.knex, id);
     if (!request || !(await this.isInvolved(this.deps.knex, request, accountId))) throw new NotFoundError('errors.request.notFound');
     const events = (await this.deps.knex('request_events as e')
@@ -427,7 +428,7 @@ export class ChangeRequestService {
     accountId: number,
     token: unknown,
   ): Promise<{ request: ChangeRequest; actions: RequestActions } | { wrongAccount: string[] }> {
-    const id = parseId(requestId);
+    const id = parseRowId(requestId);
     const request = id === undefined ? undefined : await this.load(this.deps.knex, id);
     // Another party's live token (a shared mailbox, a forwarded mail): say whose it is, to anyone
     // logged in as someone else, rather than "invalid code" to a party or "not found" to others.
@@ -458,7 +459,7 @@ export class ChangeRequestService {
    * the same transaction.
    */
   async decide(requestId: unknown, accountId: number, input: { token: unknown; decision: unknown }, ctx: RequestContext): Promise<DecisionOutcome> {
-    const id = parseId(requestId);
+    const id = parseRowId(requestId);
     if (!isDecision(input.decision)) throw new BadRequestError('errors.badRequest');
     const decision = input.decision;
     const token = typeof input.token === 'string' ? input.token.trim() : '';
@@ -838,11 +839,6 @@ export function involvedIds(request: ChangeRequest): number[] {
   return [...new Set([request.requester.id, request.from.id, request.to.id, ...request.parties.map((p) => p.accountId)])];
 }
 
-export function parseId(raw: unknown): number | undefined {
-  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;
-  if (typeof raw === 'string' && /^[1-9][0-9]{0,9}$/.test(raw)) return Number(raw);
-  return undefined;
-}
 
 
 export type { Service };

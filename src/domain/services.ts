@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
+import { parseRowId } from './row-ids.js';
 import { foldForSearch } from './search-text.js';
 import { jsonArrayAgg, jsonTuples, rowsOf } from './sql-json.js';
 
@@ -164,8 +165,8 @@ export class ServiceCatalog {
 
   /** The service if the account holds a role on it; otherwise NotFound, so outsiders learn nothing. */
   async findForAccount(serviceId: unknown, accountId: number, db: Knex | Knex.Transaction = this.deps.knex): Promise<Service & { myRoles: Role[] }> {
-    const id = typeof serviceId === 'string' && /^[1-9][0-9]{0,9}$/.test(serviceId) ? Number(serviceId) : typeof serviceId === 'number' ? serviceId : NaN;
-    const service = Number.isSafeInteger(id) ? await this.findById(id, db) : undefined;
+    const id = parseRowId(serviceId);
+    const service = id === undefined ? undefined : await this.findById(id, db);
     const myRoles = service ? rolesOf(service, accountId) : [];
     if (!service || myRoles.length === 0) throw new NotFoundError('errors.service.notFound');
     return { ...service, myRoles };

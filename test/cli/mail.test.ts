@@ -42,8 +42,11 @@ describe('cli mail:list and mail:retry', () => {
     const usage = await runCli(db.url, ['mail:retry']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /Give either a mail id or --all-dead/);
-    const bad = await runCli(db.url, ['mail:retry', 'abc']);
-    assert.equal(bad.code, 2);
+    for (const id of ['abc', '2147483648', '9999999999']) {
+      const bad = await runCli(db.url, ['mail:retry', id]);
+      assert.equal(bad.code, 2, id);
+      assert.match(bad.stderr, new RegExp(`"?${id}"? is not`), id);
+    }
     const unknown = await runCli(db.url, ['mail:retry', '999999']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /There is no mail with id 999999/);

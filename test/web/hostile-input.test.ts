@@ -156,10 +156,22 @@ describe('web: hostile input (property-based)', function () {
   });
 
   it('answers unknown ids and malformed ids with 404 on every route', async () => {
-    for (const id of ['0', '-1', '99999999', 'abc', '1e3', '%00', '1;DROP']) {
-      for (const path of [`/services/${id}/contacts/edit`, `/services/${id}/owner`, `/requests/${id}`, `/requests/${id}/confirm?token=x`]) {
+    // 2147483648 and up: past the 32-bit id columns, which PostgreSQL refuses as a parameter.
+    for (const id of ['0', '-1', '99999999', '2147483648', '9999999999', 'abc', '1e3', '%00', '1;DROP']) {
+      for (const path of [`/services/${id}/contacts/edit`, `/services/${id}/owner`, `/requests/${id}`, `/requests/${id}/state`, `/requests/${id}/confirm?token=x`]) {
         const response = await agent.get(path);
         assert.equal(response.status, 404, path);
+      }
+      const posts: [string, Record<string, string>][] = [
+        [`/services/${id}/contacts`, { tech: 'aa000001-ovh' }],
+        [`/services/${id}/owner`, { city: 'Lisboa' }],
+        [`/requests/${id}/resend`, {}],
+        [`/requests/${id}/cancel`, {}],
+        [`/requests/${id}/confirm`, { token: 'x'.repeat(43), decision: 'accept' }],
+      ];
+      for (const [path, fields] of posts) {
+        const response = await agent.post(path).type('form').send({ _csrf: csrf, ...fields });
+        assert.equal(response.status, 404, `POST ${path}`);
       }
     }
   });

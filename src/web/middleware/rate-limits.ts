@@ -54,8 +54,8 @@ export interface RateLimits {
   loginFailed(handle: string, ip: string): Promise<void>;
   loginSucceeded(handle: string, ip: string): Promise<void>;
   /** Counts a wrong token; throws RateLimitedError once too many were tried. */
-  checkToken(requestId: string, ip: string): Promise<void>;
-  tokenFailed(requestId: string, ip: string): Promise<void>;
+  checkToken(requestId: number, ip: string): Promise<void>;
+  tokenFailed(requestId: number, ip: string): Promise<void>;
   /** Counts a submission that creates requests / a resend, per account. */
   consumeRequestCreation(accountId: number): Promise<void>;
   consumeResend(accountId: number): Promise<void>;
@@ -91,11 +91,11 @@ export function createRateLimits(knex: Knex): RateLimits {
       await loginPerHandleIp.delete(`${handle}|${ip}`);
     },
     async checkToken(requestId, ip) {
-      await ensureAllowed(tokenPerRequest, requestId);
+      await ensureAllowed(tokenPerRequest, String(requestId));
       await ensureAllowed(tokenPerIp, ip);
     },
     async tokenFailed(requestId, ip) {
-      await Promise.all([tokenPerRequest.penalty(requestId, 1), tokenPerIp.penalty(ip, 1)]);
+      await Promise.all([tokenPerRequest.penalty(String(requestId), 1), tokenPerIp.penalty(ip, 1)]);
     },
     async consumeRequestCreation(accountId) {
       await creations.consume(String(accountId)).catch(toError);

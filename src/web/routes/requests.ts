@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { isRequestState, REQUEST_STATES } from '../../domain/consent-rules.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
+import { parseRowId } from '../../domain/row-ids.js';
 import { field, optionalField, parseForm, parseQuery } from '../forms.js';
 import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
 import { flash, noStore, timeOf } from '../middleware/locals.js';
@@ -59,8 +60,11 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const form = parseForm({ token: field(200), decision: field(10) }, req.body);
     const account = currentAccount(req);
     const ip = req.ip ?? 'unknown';
+    // Only a possible id becomes a rate-limit key (a NUL byte, say, is no text to PostgreSQL).
+    const requestId = parseRowId(req.params.id);
+    if (requestId === undefined) throw new NotFoundError('errors.request.notFound');
     // A 256-bit token cannot be guessed, but the page must not be a free oracle either.
-    await rateLimits.checkToken(String(req.params.id), ip);
+    await rateLimits.checkToken(requestId, ip);
     try {
       const result = await domain.requests.decide(req.params.id, account.id, form, { ip: req.ip ?? null });
       if (result.outcome === 'waiting') flash(req, { type: 'success', key: 'confirm.waiting', params: { handle: result.waitingFor } });
@@ -74,7 +78,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
-      if (['errors.token.invalid', 'errors.token.used'].includes(error.fields.token?.key ?? '')) await rateLimits.tokenFailed(String(req.params.id), ip);
+      if (['errors.token.invalid', 'errors.token.used'].includes(error.fields.token?.key ?? '')) await rateLimits.tokenFailed(requestId, ip);
       const errors = fieldErrors(res, error);
       const view = await domain.requests.viewForConfirmation(req.params.id, account.id, form.token);
       if ('wrongAccount' in view) throw error;
