@@ -14,13 +14,21 @@ export function fieldErrors(res: Response, error: ValidationError): Record<strin
   );
 }
 
-/** Runs a form action; on a ValidationError re-renders the form with 422 and the user's input. */
-export async function withFormErrors(res: Response, action: () => Promise<void>, rerender: (errors: Record<string, string>) => void): Promise<void> {
+/**
+ * Runs a form action; on a ValidationError re-renders the form with 422 and the user's input. The
+ * re-render is awaited: it may read the database again, and a failure there goes to the error
+ * handler like any other instead of rejecting unhandled (which ends the process).
+ */
+export async function withFormErrors(
+  res: Response,
+  action: () => Promise<void>,
+  rerender: (errors: Record<string, string>) => void | Promise<void>,
+): Promise<void> {
   try {
     await action();
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     res.status(422);
-    rerender(fieldErrors(res, error));
+    await rerender(fieldErrors(res, error));
   }
 }
