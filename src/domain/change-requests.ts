@@ -127,12 +127,18 @@ export class ChangeRequestService {
    * Turns a submitted edit form into change requests. Validates everything first and writes
    * nothing when anything is wrong; the database's partial unique index on pending roles
    * backs up the pending-request check against concurrent submissions.
+   *
+   * `seen` holds the handles the form showed (its hidden fields). A field left as it was shown is
+   * no change, even when the contact changed since; a field changed by the user whose contact
+   * also changed since is refused, with the contact it has now. Without it, a form opened before
+   * a change was applied would silently ask to undo that change.
    */
   async submit(
     requesterId: number,
     serviceId: unknown,
     input: Partial<Record<Role, unknown>>,
     ctx: RequestContext,
+    seen: Partial<Record<Role, unknown>> = {},
   ): Promise<ChangeRequest[]> {
     const { knex } = this.deps;
     const service = await this.deps.services.findForAccount(serviceId, requesterId);
@@ -148,7 +154,13 @@ export class ChangeRequestService {
         errors[role] = parsed.error;
         continue;
       }
-      if (parsed.handle === service[role].handle) continue;
+      const shown = seen[role] === undefined ? undefined : parseHandle(seen[role], this.deps.handleSuffix);
+      const shownHandle = shown && !('error' in shown) ? shown.handle : undefined;
+      if (parsed.handle === service[role].handle || parsed.handle === shownHandle) continue;
+      if (shownHandle !== undefined && shownHandle !== service[role].handle) {
+        errors[role] = { key: 'errors.request.changedMeanwhile', params: { role, handle: service[role].handle } };
+        continue;
+      }
       if (!allowed.has(role)) {
         errors[role] = { key: 'errors.request.notAllowed', params: { role } };
         continue;

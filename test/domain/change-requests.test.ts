@@ -242,6 +242,41 @@ describe('domain: change requests', () => {
   // ------------------------------------------------------------------ refusals at submit
 
   describe('submit: what is refused', () => {
+    it('a form opened before a contact changed: the field left as shown is no change, a field changed since is refused', async () => {
+      const { a, t, b, n, service } = await team();
+      const [y, z] = (await f.accounts(2)) as [Account, Account];
+      const shown = { admin: a.handle, tech: t.handle, billing: b.handle };
+      // Meanwhile the technical contact was replaced (t handed over to y, by a finished request).
+      await f.knex('services').where({ id: service.id }).update({ tech_id: y.id });
+
+      // The administrator changes only the billing contact in the old form: tech still shows t.
+      const [billing, ...others] = await f.domain.requests.submit(a.id, service.id, { ...shown, billing: n.handle }, CTX, shown);
+      assert.deepEqual(others, [], 'no request to give the technical role back to t');
+      assert.deepEqual([billing?.roles, billing?.from.id, billing?.to.id], [['billing'], b.id, n.id]);
+
+      // Changing the field whose contact changed since: refused, with the contact it has now.
+      const before = await f.counts();
+      await rejectsField(f.domain.requests.submit(a.id, service.id, { ...shown, tech: z.handle }, CTX, shown), 'tech', 'errors.request.changedMeanwhile', {
+        role: 'tech',
+        handle: y.handle,
+      });
+      assert.deepEqual(await f.counts(), before);
+      // Sent again from the form as it is now, the change is made from the current contact.
+      const tech = await submitOne(a, service, { tech: z.handle });
+      assert.deepEqual([tech.from.id, tech.to.id], [y.id, z.id]);
+    });
+
+    it('a read-only field gone stale does not count as a forbidden change', async () => {
+      const { a, t, b, n, service } = await team();
+      const [x] = (await f.accounts(1)) as [Account];
+      const shown = { admin: a.handle, tech: t.handle, billing: b.handle };
+      await f.knex('services').where({ id: service.id }).update({ admin_id: x.id });
+      // The technical contact may change only itself; the administrator shown is out of date.
+      const [request, ...others] = await f.domain.requests.submit(t.id, service.id, { ...shown, tech: n.handle }, CTX, shown);
+      assert.deepEqual(others, []);
+      assert.deepEqual([request?.roles, request?.from.id, request?.to.id], [['tech'], t.id, n.id]);
+    });
+
     it('refuses a billing change when the outgoing billing account is overdue; nothing written', async () => {
       const { a, b, n, service } = await team();
       await f.domain.accounts.setBillingStatus(b.handle, true);

@@ -118,6 +118,45 @@ describe('web: the consent flow', () => {
     }
   });
 
+  it('a form opened before the technical contact changed: sending it changes only what the user changed, and a changed field is refused', async () => {
+    const { admin, tech, newTech, service } = await setup();
+    const replacement = await addAccount(t.domain);
+    const a = await loginAgent(t.app, admin.handle);
+    const form = await a.agent.get(`/services/${service.id}/contacts/edit`).expect(200);
+    const shown = Object.fromEntries(
+      ['admin', 'tech', 'billing'].map((role) => [`seen_${role}`, new RegExp(`name="seen_${role}" value="([^"]+)"`).exec(form.text)?.[1]]),
+    );
+    assert.deepEqual(shown, { seen_admin: admin.handle, seen_tech: tech.handle, seen_billing: admin.handle });
+    // In another tab, the technical contact was replaced meanwhile.
+    await t.db.knex('services').where({ id: service.id }).update({ tech_id: replacement.id });
+
+    const conflict = await a.agent
+      .post(`/services/${service.id}/contacts`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(form.text), admin: admin.handle, tech: newTech.handle, billing: admin.handle, ...shown })
+      .expect(422);
+    assert.ok(conflict.text.includes(`The Technical contact has changed since you opened this page: it is now ${replacement.handle}.`), conflict.text);
+    assert.match(conflict.text, new RegExp(`name="tech" value="${newTech.handle}"`), 'what the user typed is kept');
+    assert.match(conflict.text, new RegExp(`name="seen_tech" value="${replacement.handle}"`), 'the form now shows the contact as it is');
+    assert.equal(Number((await t.db.knex('change_requests').where({ service_id: service.id }).count({ n: '*' }).first())?.n), 0);
+
+    // Only the billing contact changed in the old form: one request, nothing about tech.
+    await a.agent
+      .post(`/services/${service.id}/contacts`)
+      .type('form')
+      .send({ _csrf: csrfTokenOf(form.text), admin: admin.handle, tech: tech.handle, billing: newTech.handle, ...shown })
+      .expect(303);
+    const created = (await t.db.knex('change_requests').where({ service_id: service.id }).select('roles', 'from_account_id', 'to_account_id')) as {
+      roles: string;
+      from_account_id: number;
+      to_account_id: number;
+    }[];
+    assert.deepEqual(
+      created.map((row) => [row.roles, row.from_account_id, row.to_account_id]),
+      [['billing', admin.id, newTech.id]],
+    );
+  });
+
   it('keeps fields read-only for a technical contact and refuses a forged change to them', async () => {
     const { admin, tech, newTech, service } = await setup();
     const x = await loginAgent(t.app, tech.handle);

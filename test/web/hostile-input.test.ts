@@ -79,7 +79,7 @@ describe('web: hostile input (property-based)', function () {
 
   const forms: { name: string; path: () => string; fields: string[] }[] = [
     { name: '/login', path: () => '/login', fields: ['handle', 'password', 'next'] },
-    { name: '/services/:id/contacts', path: () => `/services/${serviceId}/contacts`, fields: ['admin', 'tech', 'billing'] },
+    { name: '/services/:id/contacts', path: () => `/services/${serviceId}/contacts`, fields: ['admin', 'tech', 'billing', 'seen_admin', 'seen_tech', 'seen_billing'] },
     { name: '/services/:id/owner', path: () => `/services/${serviceId}/owner`, fields: ['street', 'postalCode', 'city', 'country', 'phone', 'email'] },
     { name: '/profile/email', path: () => '/profile/email', fields: ['email', 'password'] },
     { name: '/profile/password', path: () => '/profile/password', fields: ['currentPassword', 'newPassword'] },

@@ -15,15 +15,23 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
   router.use('/services', requireLogin, noStore);
 
-  async function renderEdit(req: Request, res: Response, values?: ContactForm, errors: Record<string, string> = {}) {
+  /**
+   * The edit form, showing the contacts as they are now. After an error it keeps what the user
+   * typed; a field left as it was shown (`seen`) shows the contact as it is now, which may have
+   * changed meanwhile. The form carries the contacts it shows as `seen_<role>` (see submit).
+   */
+  async function renderEdit(req: Request, res: Response, typed: ContactForm = {}, seen: ContactForm = {}, errors: Record<string, string> = {}) {
     const service = await domain.services.findForAccount(req.params.id, currentAccount(req).id);
     const editable = changeableRoles(service.myRoles);
     const current = Object.fromEntries(ROLES.map((role) => [role, service[role].handle])) as Record<Role, string>;
+    const values = Object.fromEntries(
+      ROLES.map((role) => [role, typed[role] === undefined || (seen[role] !== undefined && typed[role] === seen[role]) ? current[role] : typed[role]]),
+    );
     res.render('service-edit', {
       title: req.t('edit.title', { name: service.name }),
       service,
       editable: Object.fromEntries(ROLES.map((role) => [role, editable.has(role)])),
-      values: { ...current, ...values },
+      values,
       current,
       errors,
       handlePattern: handlePattern(domain.handleSuffix).source,
@@ -33,12 +41,24 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
   router.get('/services/:id/contacts/edit', (req, res) => renderEdit(req, res));
 
   router.post('/services/:id/contacts', async (req, res) => {
-    const form = parseForm({ admin: optionalField(100), tech: optionalField(100), billing: optionalField(100) }, req.body);
+    const form = parseForm(
+      {
+        admin: optionalField(100),
+        tech: optionalField(100),
+        billing: optionalField(100),
+        seen_admin: optionalField(100),
+        seen_tech: optionalField(100),
+        seen_billing: optionalField(100),
+      },
+      req.body,
+    );
+    const typed: ContactForm = { admin: form.admin, tech: form.tech, billing: form.billing };
+    const seen: ContactForm = { admin: form.seen_admin, tech: form.seen_tech, billing: form.seen_billing };
     await withFormErrors(
       res,
       async () => {
         await rateLimits.consumeRequestCreation(currentAccount(req).id);
-        const created = await domain.requests.submit(currentAccount(req).id, req.params.id, form, { ip: req.ip ?? null });
+        const created = await domain.requests.submit(currentAccount(req).id, req.params.id, typed, { ip: req.ip ?? null }, seen);
         flash(req, {
           type: 'success',
           key: 'edit.created',
@@ -59,7 +79,7 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
         });
         res.redirect(303, '/contacts');
       },
-      (errors) => renderEdit(req, res, form, errors),
+      (errors) => renderEdit(req, res, typed, seen, errors),
     );
   });
 
