@@ -30,7 +30,8 @@ const EDITABLE: EditableField[] = ['street', 'postalCode', 'city', 'country', 'p
 function text(raw: unknown, field: string, max: number, required: boolean): { value: string } | { error: Message } {
   const value = typeof raw === 'string' ? raw.replace(/\s+/g, ' ').trim() : '';
   if (required && value === '') return { error: { key: `errors.owner.${field}Required` } };
-  if (value.length > max || /[\x00-\x1f\x7f<>]/.test(value)) return { error: { key: `errors.owner.${field}Format`, params: { max } } };
+  if (value.length > max) return { error: { key: `errors.owner.${field}Format`, params: { max } } };
+  if (/[\x00-\x1f\x7f<>]/.test(value)) return { error: { key: `errors.owner.${field}Characters` } };
   return { value };
 }
 

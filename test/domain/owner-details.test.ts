@@ -127,7 +127,7 @@ describe('domain: owner details', () => {
       {
         street: 'errors.owner.streetRequired',
         postalCode: 'errors.owner.postalCodeFormat',
-        city: 'errors.owner.cityFormat',
+        city: 'errors.owner.cityCharacters',
         country: 'errors.owner.countryFormat',
         phone: 'errors.owner.phoneFormat',
         email: 'errors.email.format',

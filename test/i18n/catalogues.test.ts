@@ -31,6 +31,7 @@ const VARIANTS: Record<string, readonly string[]> = {
   'errors.title.*': ERROR_TITLES,
   'errors.owner.*Required': OWNER_TEXT_FIELDS,
   'errors.owner.*Format': OWNER_TEXT_FIELDS,
+  'errors.owner.*Characters': OWNER_TEXT_FIELDS,
   'languages.*': LANGUAGES,
 };
 

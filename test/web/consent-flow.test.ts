@@ -277,6 +277,14 @@ describe('web: the consent flow', () => {
     assert.match(bad.text, /two-letter country code/);
     await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, street: 'Rua A 1', postalCode: '1000-001', city: 'Lisboa', country: 'pt', phone: '+351 212 345 678', email: 'owner@example.test' }).expect(303);
     await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, name: 'Someone else', street: 'x' }).expect(400);
+    // Long values and < > are answered at their fields, with everything typed kept.
+    const typed = { street: 'Rua A <Bloco 2>', postalCode: '1000-001', city: 'L'.repeat(150), country: 'United Kingdom', phone: '+351 21 234 5678 (reception, ext. 1234)', email: 'owner@example.test' };
+    const long = await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, ...typed }).expect(422);
+    assert.match(long.text, /The street address cannot contain &lt; or &gt;\./);
+    assert.match(long.text, /The city must be at most 100 characters\./);
+    assert.match(long.text, /two-letter country code/);
+    assert.match(long.text, /international format/);
+    for (const value of Object.values(typed)) assert.ok(long.text.includes(`value="${value.replace(/</g, '&lt;').replace(/>/g, '&gt;')}"`), value);
     const x = await loginAgent(t.app, tech.handle);
     await x.agent.get(`/services/${service.id}/owner`).expect(403);
   });
