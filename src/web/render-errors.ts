@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { ValidationError } from '../domain/errors.js';
+import { RateLimitedError, ValidationError } from '../domain/errors.js';
 
 /** Translates a ValidationError's field messages for the form being re-rendered. */
 export function fieldErrors(res: Response, error: ValidationError): Record<string, string> {
@@ -15,8 +15,9 @@ export function fieldErrors(res: Response, error: ValidationError): Record<strin
 }
 
 /**
- * Runs a form action; on a ValidationError re-renders the form with 422 and the user's input. The
- * re-render is awaited: it may read the database again, and a failure there goes to the error
+ * Runs a form action; on a ValidationError re-renders the form with 422 and the user's input, and
+ * on a RateLimitedError with 429, Retry-After and the wait as the form's error, the input kept too.
+ * The re-render is awaited: it may read the database again, and a failure there goes to the error
  * handler like any other instead of rejecting unhandled (which ends the process).
  */
 export async function withFormErrors(
@@ -27,6 +28,12 @@ export async function withFormErrors(
   try {
     await action();
   } catch (error) {
+    if (error instanceof RateLimitedError) {
+      res.status(429).set('Retry-After', String(error.retryAfterSeconds));
+      const t = res.locals.t as (key: string, params?: Record<string, unknown>) => string;
+      await rerender({ form: t(error.messageKey, error.params) });
+      return;
+    }
     if (!(error instanceof ValidationError)) throw error;
     res.status(422);
     await rerender(fieldErrors(res, error));

@@ -77,11 +77,15 @@ describe('web: the contacts table', () => {
     const page = await agent.get('/contacts?q=shop-01').expect(200);
     const id = /href="\/services\/(\d+)\/contacts\/edit"/.exec(page.text)?.[1];
     let status = 0;
+    let text = '';
     for (let i = 0; i < 40 && status !== 429; i++) {
       // Submissions that change nothing still count: the limit is on attempts.
-      status = (await agent.post(`/services/${id}/contacts`).type('form').send({ _csrf: csrf })).status;
+      ({ status, text } = await agent.post(`/services/${id}/contacts`).type('form').send({ _csrf: csrf, tech: 'zz999999-ovh' }));
       if (status !== 429) assert.equal(status, 422);
     }
     assert.equal(status, 429);
+    // The form again, with the wait as its error and what was typed kept.
+    assert.match(text, /Too many attempts/);
+    assert.match(text, /name="tech" value="zz999999-ovh"/);
   });
 });

@@ -76,6 +76,7 @@ describe('web: security headers and rate limits', () => {
     const blocked = await attacker.post('/login').set('X-Forwarded-For', '203.0.113.7').type('form').send({ _csrf: csrf, handle: account.handle, password: TEST_PASSWORD }).expect(429);
     assert.ok(Number(blocked.headers['retry-after']) > 0);
     assert.match(blocked.text, /Too many attempts/);
+    assert.match(blocked.text, new RegExp(`name="handle"[^>]*value="${account.handle}"|value="${account.handle}"[^>]*name="handle"`), 'the handle is kept');
     const owner = supertest.agent(t.app);
     const ownerPage = await owner.get('/login').set('X-Forwarded-For', '198.51.100.20').expect(200);
     await owner.post('/login').set('X-Forwarded-For', '198.51.100.20').type('form').send({ _csrf: csrfTokenOf(ownerPage.text), handle: account.handle, password: TEST_PASSWORD }).expect(303);

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { RateLimitedError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
 import { noStore } from '../middleware/locals.js';
@@ -18,7 +19,19 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const next = safeNextPath(form.next) ?? '/contacts';
     const handle = form.handle.trim().toLowerCase().slice(0, 120);
     const ip = req.ip ?? 'unknown';
-    await rateLimits.checkLogin(handle, ip);
+    try {
+      await rateLimits.checkLogin(handle, ip);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      // The form again, with the handle and the way back kept, and the wait in its message.
+      res.status(429).set('Retry-After', String(error.retryAfterSeconds));
+      res.render('login', {
+        title: req.t('login.title'),
+        values: { handle: form.handle, next: safeNextPath(form.next) ?? '' },
+        error: req.t(error.messageKey, error.params),
+      });
+      return;
+    }
     const account = await domain.accounts.authenticate(form.handle, form.password);
     await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: handle, ip: req.ip ?? null });
     if (!account) {

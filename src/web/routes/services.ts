@@ -57,6 +57,8 @@ export function servicesRoutes(domain: Domain, rateLimits: RateLimits): Router {
     await withFormErrors(
       res,
       async () => {
+        // Every attempt counts, not only those that create requests: the answers tell which
+        // customer IDs exist, and the limit keeps that from being a way to list them.
         await rateLimits.consumeRequestCreation(currentAccount(req).id);
         const created = await domain.requests.submit(currentAccount(req).id, req.params.id, typed, { ip: req.ip ?? null }, seen);
         flash(req, {
