@@ -13,7 +13,7 @@ export const viewsDirectory = path.join(root, 'views');
  */
 export const VIEW_LOCALS = [
   // every page (middleware/locals.ts, middleware/i18n.ts, app.locals set by useViews, the routes)
-  't', 'title', 'user', 'csrfToken', 'currentPath', 'flash', 'flashParts', 'language', 'htmlLang', 'timeOf',
+  't', 'title', 'user', 'csrfToken', 'currentPath', 'returnPath', 'flash', 'flashParts', 'language', 'htmlLang', 'timeOf',
   // pages
   'account', 'actions', 'current', 'defaultTimeZone', 'editable', 'emailErrors', 'emailValues', 'error', 'errors', 'events',
   'handlePattern', 'handles', 'mailDir', 'message', 'messages', 'page', 'pageCount', 'pageUrl', 'passwordErrors', 'query',

@@ -169,6 +169,25 @@ describe('web: time zone', () => {
     assert.deepEqual(list[0], { datetime: new Date(request.createdAt).toISOString(), local: 'pt-PT', text: format('pt-PT', 'Europe/Lisbon', request.createdAt) });
   });
 
+  it('the language switcher leads back to the page with its query, and from a form shown again after an error to that form', async () => {
+    const [admin, tech] = [await addAccount(t.domain), await addAccount(t.domain)];
+    const service = await t.domain.services.create({ name: `switch-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: tech.handle, billing: admin.handle });
+    const { agent, csrf } = await loginAgent(t.app, admin.handle);
+    const nextOf = (html: string) => /name="next" value="([^"]*)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    const cases: [Promise<{ text: string }>, string][] = [
+      [agent.get('/contacts?q=switch&sort=type').expect(200), '/contacts?q=switch&sort=type'],
+      [agent.post(`/services/${service.id}/contacts`).type('form').send({ _csrf: csrf, tech: 'not-a-handle' }).expect(422), `/services/${service.id}/contacts/edit`],
+      [agent.post('/profile/email').type('form').send({ _csrf: csrf, email: 'not an address', password: 'x' }).expect(422), '/profile'],
+    ];
+    for (const [page, expected] of cases) {
+      const next = nextOf((await page).text);
+      assert.equal(next, expected);
+      const switched = await agent.post('/language').type('form').send({ _csrf: csrf, language: 'en', next }).expect(303);
+      assert.equal(switched.headers.location, expected);
+      await agent.get(expected).expect(200);
+    }
+  });
+
   it('the flash after an edit gives the expiry as a <time> in the reader\'s zone, like the other dates', async () => {
     const [admin, tech, newcomer] = [await addAccount(t.domain), await addAccount(t.domain), await addAccount(t.domain)];
     const service = await t.domain.services.create({ name: `flash-${admin.handle}.pt`, type: 'domain', admin: admin.handle, tech: tech.handle, billing: admin.handle });

@@ -38,7 +38,7 @@ export function errorHandler(logger: Logger, fallbackT: TFunction): ErrorRequest
     res.status(status);
     res.set('Cache-Control', 'no-store');
     if (!res.locals.t) {
-      Object.assign(res.locals, { t: fallbackT, language: 'en', htmlLang: 'en', currentPath: req.path, flash: [] });
+      Object.assign(res.locals, { t: fallbackT, language: 'en', htmlLang: 'en', currentPath: req.path, returnPath: req.path, flash: [] });
       // Without a session there is no CSRF token to give; the page's forms then fail safely.
       res.locals.csrfToken ??= () => '';
     }

@@ -31,11 +31,27 @@ export function flashParts(t: (key: string, params?: Record<string, unknown>) =>
   });
 }
 
+/**
+ * Where the language switcher leads back to: this page with its query (a search, a confirmation
+ * link's code), or, for a form's POST shown again after an error, the page that shows that form (a
+ * redirect there is a GET, which the POST's own path may not answer).
+ */
+export function returnPathOf(req: Request): string {
+  if (req.method === 'GET' || req.method === 'HEAD') return req.originalUrl.length <= 1000 ? req.originalUrl : req.path;
+  const contacts = /^\/services\/([^/]+)\/contacts$/.exec(req.path);
+  if (contacts) return `/services/${contacts[1]}/contacts/edit`;
+  const request = /^\/requests\/([^/]+)\/(?:resend|cancel)$/.exec(req.path);
+  if (request) return `/requests/${request[1]}`;
+  if (req.path.startsWith('/profile/')) return '/profile';
+  return req.path;
+}
+
 /** Per-request view data: CSRF token, flash messages (read once), the current path, formatters. */
 export function viewLocals(generateCsrfToken: (req: Request) => string, defaultTimeZone: string): RequestHandler {
   return (req, res, next) => {
     res.locals.csrfToken = () => generateCsrfToken(req);
     res.locals.currentPath = req.path;
+    res.locals.returnPath = returnPathOf(req);
     res.locals.user ??= req.account;
     // Flash messages are taken out of the session only when a page actually shows them, so a
     // JSON fetch or a stray request in between cannot swallow them.
