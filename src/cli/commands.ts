@@ -144,7 +144,8 @@ export async function listRequestsTable({ context, io, t }: CommandEnv, options:
 }
 
 export async function listMailTable({ context, io, t }: CommandEnv, options: { dead?: boolean; limit?: string }): Promise<void> {
-  const limit = options.limit === undefined ? 50 : Number(options.limit);
+  // Digits only: Number() would take "0x10" or "1e1" too; anything else is refused by listMail.
+  const limit = options.limit === undefined ? 50 : /^[0-9]{1,7}$/.test(options.limit) ? Number(options.limit) : NaN;
   const rows = await listMail(context.knex, { dead: options.dead === true, limit });
   if (rows.length === 0) {
     io.out(t(options.dead ? 'cli.mail.noneDead' : 'cli.mail.none'));

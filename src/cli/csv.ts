@@ -1,6 +1,6 @@
 // Streams a CSV file into import records, so a 100k-row file is never held as one string.
 import { createReadStream } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import type { Message } from '../domain/errors.js';
@@ -9,12 +9,16 @@ import { CliFailure } from './output.js';
 
 /** Fails early, before the database is opened, when the file cannot be read. */
 export async function assertReadable(file: string): Promise<void> {
+  let isFile = false;
   try {
     await access(file, constants.R_OK);
+    isFile = (await stat(file)).isFile();
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'EACCES';
     throw new CliFailure({ key: code === 'ENOENT' ? 'cli.errors.fileNotFound' : 'cli.errors.fileUnreadable', params: { file } });
   }
+  // A directory is readable too, and would fail later with EISDIR.
+  if (!isFile) throw new CliFailure({ key: 'cli.errors.fileUnreadable', params: { file } });
 }
 
 function newlines(fields: string[]): number {

@@ -97,6 +97,10 @@ describe('cli accounts:import and services:import', () => {
     const missing = await runCli(db.url, ['accounts:import', path.join(dir, 'nope.csv')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /The file .*nope\.csv does not exist\./);
+    // A directory is readable, but no file.
+    const directory = await runCli(db.url, ['accounts:import', dir]);
+    assert.equal(directory.code, 1);
+    assert.equal(directory.stderr.trim(), `The file ${dir} cannot be read.`);
   });
 
   it('imports services, resolving the contacts by handle', async () => {

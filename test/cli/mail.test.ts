@@ -36,6 +36,13 @@ describe('cli mail:list and mail:retry', () => {
     assert.ok(dead.stdout.includes('dead@example.test'));
     assert.ok(!dead.stdout.includes('pending@example.test'));
     assert.match(dead.stdout, /550 mailbox unavailable/);
+    // Only plain digits: Number() alone would take these.
+    for (const limit of ['0x10', '1e1', '0', '1001', ' 5']) {
+      const bad = await runCli(db.url, ['mail:list', '--limit', limit]);
+      assert.equal(bad.code, 1, limit);
+      assert.match(bad.stderr, /The limit must be a whole number from 1 to 1000\./, limit);
+    }
+    assert.equal((await runCli(db.url, ['mail:list', '--limit', '2'])).code, 0);
   });
 
   it('retries one dead mail by id, and refuses bad usage and unknown ids', async () => {
