@@ -9,7 +9,7 @@ import { CliFailure } from './output.js';
 
 /** Fails early, before the database is opened, when the file cannot be read. */
 export async function assertReadable(file: string): Promise<void> {
-  let isFile = false;
+  let isFile: boolean;
   try {
     await access(file, constants.R_OK);
     isFile = (await stat(file)).isFile();
