@@ -26,7 +26,15 @@ async function main(): Promise<void> {
   if (Number(row?.n ?? 0) === 0) {
     console.log('The database is empty. Run `npm run seed` in another terminal to add demo accounts and services.');
   }
-  if (!config.smtpUrl) console.log(`No SMTP_URL: mail is written to ${config.mailDir} and listed at ${config.publicUrl}/dev/mail`);
+  if (!config.smtpUrl) {
+    // The development mailbox exists only outside production (app.ts), and shows every code to
+    // whoever reaches the server: said plainly, in case this is not the developer's machine.
+    console.log(
+      config.env === 'production'
+        ? `No SMTP_URL: mail is written to ${config.mailDir} (no /dev/mail in production).`
+        : `No SMTP_URL: mail is written to ${config.mailDir} and listed, codes included and without login, at ${config.publicUrl}/dev/mail. Set SMTP_URL and NODE_ENV=production before anyone else can reach this server.`,
+    );
+  }
 
   const children = [run('web', 'web/server.ts', WEB_NODE_FLAGS), run('worker', 'worker/main.ts')];
   let stopping = false;

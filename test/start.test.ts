@@ -72,7 +72,9 @@ describe('npm start', function () {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000);
     await waitFor(async () => output.includes('worker started'), 20_000);
     assert.match(output, /npm run seed/);
-    assert.match(output, /\/dev\/mail/);
+    assert.match(output, /listed, codes included and without login, at http:\/\/localhost:\d+\/dev\/mail/);
+    // And the web process warns in its log.
+    assert.match(output, /"level":40[^\n]*the development mailbox [^\n]*\/dev\/mail shows every mail/);
     // The web process runs with the V8 heap settings measured for it.
     const web = childCommandLines(child.pid as number).find((line) => line.includes('web/server.ts'));
     assert.ok(web, 'a web process under npm start');

@@ -17,6 +17,10 @@ async function main(): Promise<void> {
   const app = createApp({ config, knex, domain, i18n: createI18n(), logger });
   const server = app.listen(config.port, () => {
     logger.info({ port: config.port, url: config.publicUrl }, `web listening on ${config.publicUrl}`);
+    // Same condition as the mailbox's routes in app.ts.
+    if (!config.smtpUrl && config.env !== 'production') {
+      logger.warn(`the development mailbox ${config.publicUrl}/dev/mail shows every mail, codes included, without login: set SMTP_URL and NODE_ENV=production for any server others can reach`);
+    }
   });
   onShutdown(async () => {
     logger.info('web stopping');
