@@ -99,6 +99,20 @@ const HASH_PROGRESS_EVERY = 100;
 
 // The parameters come in either order: the reference implementation writes m,t,p, node-argon2 m,p,t.
 const ARGON2ID_PHC = /^\$argon2id\$v=19\$(?=[^$]*\bm=)(?=[^$]*\bt=)(?=[^$]*\bp=)[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10},[mtp]=[0-9]{1,10}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+/**
+ * The argon2id costs a kept hash may ask for. Every login with that handle runs them, in the web
+ * process: a hash of m=4 GiB would make each attempt allocate 4 GiB, and one below argon2's minimum
+ * (m < 8·p) could never be verified, so the account would be locked without anyone knowing.
+ */
+const ARGON2ID_LIMITS = { m: { min: 8, max: 262_144 }, t: { min: 1, max: 16 }, p: { min: 1, max: 16 } } as const;
+
+function argon2idCostsUsable(hash: string): boolean {
+  const costs = Object.fromEntries([...(hash.split('$')[3] ?? '').matchAll(/([mtp])=([0-9]+)/g)].map(([, name, value]) => [name, Number(value)]));
+  const { m, t, p } = costs as { m: number; t: number; p: number };
+  const within = (value: number, limit: { min: number; max: number }) => value >= limit.min && value <= limit.max;
+  return within(m, ARGON2ID_LIMITS.m) && within(t, ARGON2ID_LIMITS.t) && within(p, ARGON2ID_LIMITS.p) && m >= 8 * p;
+}
+
 // Anything shaped like a modular-crypt/PHC string ($2b$…, $argon2i$…, $6$…) is meant as a hash.
 const LOOKS_LIKE_HASH = /^\$[a-z0-9-]+\$/;
 
@@ -128,7 +142,9 @@ export function unusablePasswordHash(): string {
 function checkPasswordColumn(raw: string): { spec: PasswordSpec } | { error: Message } {
   if (raw === '') return { spec: { kind: 'none' } };
   if (LOOKS_LIKE_HASH.test(raw)) {
-    return ARGON2ID_PHC.test(raw) ? { spec: { kind: 'hash', hash: raw } } : { error: { key: 'cli.import.passwordHash' } };
+    if (!ARGON2ID_PHC.test(raw)) return { error: { key: 'cli.import.passwordHash' } };
+    if (!argon2idCostsUsable(raw)) return { error: { key: 'cli.import.passwordHashCosts', params: { maxMemory: ARGON2ID_LIMITS.m.max, maxTime: ARGON2ID_LIMITS.t.max, maxParallelism: ARGON2ID_LIMITS.p.max } } };
+    return { spec: { kind: 'hash', hash: raw } };
   }
   const policy = checkPasswordPolicy(raw);
   return policy ? { error: policy } : { spec: { kind: 'plain', password: raw } };

@@ -94,6 +94,28 @@ describe('imports', () => {
       assert.equal(await verifyPassword(hashes['hp4-ovh'] as string, ''), false);
     });
 
+    it('refuses an argon2id hash whose costs no login could afford or verify, line by line', async () => {
+      const salt = 'c2FsdHNhbHRzYWx0c2FsdA';
+      const digest = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+      const hash = (costs: string) => `$argon2id$v=19$${costs}$${salt}$${digest}`;
+      const before = await count('accounts');
+      const problems = await problemsOf(
+        importAccounts(
+          records(ACCOUNT_IMPORT_HEADER, [
+            ['ac1-ovh', 'ac1@example.com', '', 'en', hash('m=4194304,t=3,p=1')],
+            ['ac2-ovh', 'ac2@example.com', '', 'en', hash('m=4,t=3,p=1')],
+            ['ac3-ovh', 'ac3@example.com', '', 'en', hash('m=64,t=3,p=16')],
+            ['ac4-ovh', 'ac4@example.com', '', 'en', hash('m=19456,t=0,p=1')],
+            ['ac5-ovh', 'ac5@example.com', '', 'en', hash('m=65536,p=4,t=3')],
+          ]),
+          options(),
+        ),
+      );
+      assert.deepEqual(summary(problems), ['2:password:cli.import.passwordHashCosts', '3:password:cli.import.passwordHashCosts', '4:password:cli.import.passwordHashCosts', '5:password:cli.import.passwordHashCosts']);
+      assert.deepEqual(problems[0]?.message.params, { maxMemory: 262144, maxTime: 16, maxParallelism: 16 });
+      assert.equal(await count('accounts'), before);
+    });
+
     it('collects every problem of every line and writes nothing', async () => {
       const before = await count('accounts');
       const problems = await problemsOf(
