@@ -43,7 +43,9 @@ type Env = Record<string, string | undefined>;
  * MAIL_FROM: an address, bare or with a display name in front ("Contacts <contacts@example.com>");
  * the domain a name or an address literal. A sender the SMTP server refuses holds every mail back.
  */
-const MAIL_ADDRESS = String.raw`[^\s@<>()",;:\\[\]]+@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f.:]+\])`;
+// Domain labels: any characters but the address's own punctuation (underscores of container host
+// names and internationalised names pass); or an address literal, [192.0.2.1] or [IPv6:2001:db8::1].
+const MAIL_ADDRESS = String.raw`[^\s@<>()",;:\\[\]]+@(?:[^\s@<>()",;:\\[\].]+(?:\.[^\s@<>()",;:\\[\].]+)*|\[(?:IPv6:[0-9a-f:.]+|[0-9.]+)\])`;
 const MAIL_FROM_FORMS = [new RegExp(`^${MAIL_ADDRESS}$`, 'i'), new RegExp(`^[^<>\r\n]*<${MAIL_ADDRESS}>$`, 'i')];
 
 /** DEFAULT_TIME_ZONE when unset: the provider's customers are mostly in Portugal. */
@@ -65,7 +67,8 @@ function duration(env: Env, name: string, fallback: string, minimum: string): nu
 
 /** A URL as it may appear in an error message: without its user name and password. */
 function withoutCredentials(raw: string): string {
-  return raw.replace(/\/\/[^@/]*@/, '//…@');
+  // Up to the last @: a password may hold / and @ (and then is no URL at all).
+  return raw.replace(/\/\/.*@/, '//…@');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -149,10 +152,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   }
   const smtpUrl = env.SMTP_URL ? url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']) : undefined;
   const mongodbUrl = env.MONGODB_URL ? url('MONGODB_URL', env.MONGODB_URL, ['mongodb:', 'mongodb+srv:']) : undefined;
-  // An IP address as the host is written as an address literal: contacts@[192.0.2.1].
-  const mailFrom = env.MAIL_FROM ?? `contacts@${/^[0-9.]+$/.test(site.hostname) ? `[${site.hostname}]` : site.hostname}`;
+  // Derived from PUBLIC_URL's host when unset: an IP address as an address literal
+  // (contacts@[192.0.2.1], contacts@[IPv6:2001:db8::1]), a fully qualified name without its dot.
+  const host = site.hostname.replace(/\.$/, '');
+  const mailFrom =
+    env.MAIL_FROM ?? `contacts@${host.startsWith('[') ? `[IPv6:${host.slice(1, -1)}]` : /^[0-9.]+$/.test(host) ? `[${host}]` : host}`;
   if (/[\r\n\0]/.test(mailFrom)) throw new ConfigError('MAIL_FROM must not contain line breaks.');
-  if (!MAIL_FROM_FORMS.some((form) => form.test(mailFrom.trim()))) {
+  if (env.MAIL_FROM !== undefined && !MAIL_FROM_FORMS.some((form) => form.test(mailFrom.trim()))) {
     throw new ConfigError(`MAIL_FROM="${mailFrom}" is not an address; use "contacts@example.com" or "Contacts <contacts@example.com>".`);
   }
   const logLevel = env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info');

@@ -86,7 +86,13 @@ describe('config', () => {
     [{ DEFAULT_TIME_ZONE: 'Lisbon' }, /DEFAULT_TIME_ZONE="Lisbon" is not a time zone/],
   ];
   it('keeps passwords out of its messages', () => {
-    for (const env of [{ SMTP_URL: 'smtp+tls://user:s3cret@mail.example.com' }, { DATABASE_URL: 'mysql://root:s3cret@db/contacts' }, { MONGODB_URL: 'redis://u:s3cret@x' }]) {
+    for (const env of [
+      { SMTP_URL: 'smtp+tls://user:s3cret@mail.example.com' },
+      { SMTP_URL: 'smtp+tls://user:pa@s3cret@mail.example.com' },
+      { SMTP_URL: 'smtp://user:pa/s3cret@mail.example.com' },
+      { DATABASE_URL: 'mysql://root:s3cret@db/contacts' },
+      { MONGODB_URL: 'redis://u:s3cret@x' },
+    ]) {
       assert.throws(
         () => loadConfig({ ...base, ...env }),
         (error: unknown) => error instanceof ConfigError && !error.message.includes('s3cret') && error.message.includes('//…@'),
@@ -99,6 +105,12 @@ describe('config', () => {
     assert.equal(loadConfig({ ...base, MAIL_FROM: 'contacts@[192.0.2.1]' }).mailFrom, 'contacts@[192.0.2.1]');
     assert.equal(loadConfig({ ...base, PUBLIC_URL: 'https://contacts.example.com/base/' }).mailFrom, 'contacts@contacts.example.com');
     assert.equal(loadConfig({ ...base, PUBLIC_URL: 'http://192.168.1.10:3000' }).mailFrom, 'contacts@[192.168.1.10]');
+    assert.equal(loadConfig({ ...base, PUBLIC_URL: 'http://[2001:db8::1]:3000' }).mailFrom, 'contacts@[IPv6:2001:db8::1]');
+    assert.equal(loadConfig({ ...base, PUBLIC_URL: 'http://contacts_web:3000' }).mailFrom, 'contacts@contacts_web');
+    assert.equal(loadConfig({ ...base, PUBLIC_URL: 'https://contacts.example.com./' }).mailFrom, 'contacts@contacts.example.com');
+    for (const mailFrom of ['contactos@câmara.pt', 'contacts@[IPv6:2001:db8::1]', 'Contacts <contacts@mail_relay>']) {
+      assert.equal(loadConfig({ ...base, MAIL_FROM: mailFrom }).mailFrom, mailFrom);
+    }
     assert.equal(loadConfig({ ...base, DISPATCH_EVERY: '100ms' }).dispatchEveryMs, 100);
   });
 

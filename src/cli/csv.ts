@@ -9,16 +9,16 @@ import { CliFailure } from './output.js';
 
 /** Fails early, before the database is opened, when the file cannot be read. */
 export async function assertReadable(file: string): Promise<void> {
-  let isFile: boolean;
+  let isDirectory: boolean;
   try {
     await access(file, constants.R_OK);
-    isFile = (await stat(file)).isFile();
+    isDirectory = (await stat(file)).isDirectory();
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'EACCES';
     throw new CliFailure({ key: code === 'ENOENT' ? 'cli.errors.fileNotFound' : 'cli.errors.fileUnreadable', params: { file } });
   }
-  // A directory is readable too, and would fail later with EISDIR.
-  if (!isFile) throw new CliFailure({ key: 'cli.errors.fileUnreadable', params: { file } });
+  // A directory is readable too, and would fail later with EISDIR. (A pipe, <(gunzip -c …), is fine.)
+  if (isDirectory) throw new CliFailure({ key: 'cli.errors.fileUnreadable', params: { file } });
 }
 
 function newlines(fields: string[]): number {

@@ -157,12 +157,12 @@ export class ChangeRequestService {
       const shown = seen[role] === undefined ? undefined : parseHandle(seen[role], this.deps.handleSuffix);
       const shownHandle = shown && !('error' in shown) ? shown.handle : undefined;
       if (parsed.handle === service[role].handle || parsed.handle === shownHandle) continue;
-      if (shownHandle !== undefined && shownHandle !== service[role].handle) {
-        errors[role] = { key: 'errors.request.changedMeanwhile', params: { role, handle: service[role].handle } };
-        continue;
-      }
       if (!allowed.has(role)) {
         errors[role] = { key: 'errors.request.notAllowed', params: { role } };
+        continue;
+      }
+      if (shownHandle !== undefined && shownHandle !== service[role].handle) {
+        errors[role] = { key: 'errors.request.changedMeanwhile', params: { role, handle: service[role].handle } };
         continue;
       }
       const account = await this.deps.accounts.findByHandle(parsed.handle);

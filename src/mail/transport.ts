@@ -64,13 +64,14 @@ export function checkAddress(to: MailAddress): MailAddress {
  * permanent errors (a bad address, a mail that cannot be rendered). Everything else is retried with
  * backoff, 5xx included: a refused login (535), a refused sender (MAIL FROM) or a server refusing
  * connections (554 greeting) says nothing about the mail, and the operator who fixes SMTP_URL or
- * MAIL_FROM must find it still queued, not dead. (nodemailer marks every 5xx `permanent`; only an
- * error without an SMTP reply is taken at its word.)
+ * MAIL_FROM must find it still queued, not dead. (nodemailer marks every 5xx but 503, a command out
+ * of sequence, `permanent`, whatever the command; only an error without an SMTP reply is taken at
+ * its word.)
  */
 export function isPermanentFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { permanent, responseCode, command } = error as { permanent?: unknown; responseCode?: unknown; command?: unknown };
-  if (typeof responseCode === 'number') return responseCode >= 500 && responseCode < 600 && (command === 'RCPT TO' || command === 'DATA');
+  if (typeof responseCode === 'number') return responseCode >= 500 && responseCode < 600 && responseCode !== 503 && (command === 'RCPT TO' || command === 'DATA');
   return permanent === true;
 }
 

@@ -31,7 +31,13 @@ export async function withFormErrors(
     if (error instanceof RateLimitedError) {
       res.status(429).set('Retry-After', String(error.retryAfterSeconds));
       const t = res.locals.t as (key: string, params?: Record<string, unknown>) => string;
-      await rerender({ form: t(error.messageKey, error.params) });
+      try {
+        await rerender({ form: t(error.messageKey, error.params) });
+      } catch (failure) {
+        // The error page that follows is about something else.
+        res.removeHeader('Retry-After');
+        throw failure;
+      }
       return;
     }
     if (!(error instanceof ValidationError)) throw error;

@@ -82,6 +82,7 @@ describe('mail: file transport', () => {
     assert.equal(isPermanentFailure(smtpError(550, 'RCPT TO')), true);
     assert.equal(isPermanentFailure(smtpError(554, 'DATA')), true);
     assert.equal(isPermanentFailure(smtpError(450, 'RCPT TO')), false);
+    assert.equal(isPermanentFailure(smtpError(503, 'DATA')), false, 'out of sequence: the session, not the mail');
     assert.equal(isPermanentFailure(smtpError(421, 'CONN')), false);
     // Nothing to do with this mail: SMTP_URL's password, MAIL_FROM, a server refusing everyone.
     assert.equal(isPermanentFailure(smtpError(535, 'AUTH PLAIN')), false);

@@ -280,7 +280,7 @@ describe('web: the consent flow', () => {
     // Long values and < > are answered at their fields, with everything typed kept.
     const typed = { street: 'Rua A <Bloco 2>', postalCode: '1000-001', city: 'L'.repeat(150), country: 'United Kingdom', phone: '+351 21 234 5678 (reception, ext. 1234)', email: 'owner@example.test' };
     const long = await a.agent.post(`/services/${service.id}/owner`).type('form').send({ _csrf: a.csrf, ...typed }).expect(422);
-    assert.match(long.text, /The street address cannot contain &lt; or &gt;\./);
+    assert.match(long.text, /The street address cannot contain &lt; or &gt;, nor control characters\./);
     assert.match(long.text, /The city must be at most 100 characters\./);
     assert.match(long.text, /two-letter country code/);
     assert.match(long.text, /international format/);

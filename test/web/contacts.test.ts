@@ -84,6 +84,8 @@ describe('web: the contacts table', () => {
       if (status !== 429) assert.equal(status, 422);
     }
     assert.equal(status, 429);
+    const again = await agent.post(`/services/${id}/contacts`).type('form').send({ _csrf: csrf, tech: 'zz999999-ovh' }).expect(429);
+    assert.ok(Number(again.headers['retry-after']) > 0);
     // The form again, with the wait as its error and what was typed kept.
     assert.match(text, /Too many attempts/);
     assert.match(text, /name="tech" value="zz999999-ovh"/);

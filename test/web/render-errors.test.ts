@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Response } from 'express';
-import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
+import { NotFoundError, RateLimitedError, ValidationError } from '../../src/domain/errors.js';
 import { withFormErrors } from '../../src/web/render-errors.js';
 
 function response(): Response & { statusCode: number } {
@@ -47,6 +47,47 @@ describe('web: withFormErrors', () => {
       ),
       NotFoundError,
     );
+  });
+
+  it('answers a RateLimitedError with 429, Retry-After and the wait as the form\'s error, and drops the header when the re-render fails', async () => {
+    const headers = new Map<string, string>();
+    const res = Object.assign(response(), {
+      set(name: string, value: string) {
+        headers.set(name, value);
+        return res;
+      },
+      removeHeader(name: string) {
+        headers.delete(name);
+      },
+    });
+    let rendered: Record<string, string> | undefined;
+    await withFormErrors(
+      res,
+      async () => {
+        throw new RateLimitedError(90);
+      },
+      (errors) => {
+        rendered = errors;
+      },
+    );
+    assert.equal(res.statusCode, 429);
+    assert.equal(headers.get('Retry-After'), '90');
+    assert.deepEqual(rendered, { form: 'text of errors.rateLimited' });
+
+    headers.clear();
+    await assert.rejects(
+      withFormErrors(
+        res,
+        async () => {
+          throw new RateLimitedError(90);
+        },
+        async () => {
+          throw new NotFoundError('errors.service.notFound');
+        },
+      ),
+      NotFoundError,
+    );
+    assert.equal(headers.has('Retry-After'), false);
   });
 
   it('passes any other error of the action on untouched', async () => {
