@@ -40,11 +40,11 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
- * MAIL_FROM: an address, bare or with a display name in front ("Contacts <contacts@example.com>");
- * the domain a name or an address literal. A sender the SMTP server refuses holds every mail back.
+ * MAIL_FROM: an address, bare or with a display name in front ("Contacts <contacts@example.com>").
+ * Its domain is labels of any characters but the address's own punctuation (underscores of
+ * container host names and internationalised names pass), or an address literal, [192.0.2.1] or
+ * [IPv6:2001:db8::1]. A sender the SMTP server refuses holds every mail back.
  */
-// Domain labels: any characters but the address's own punctuation (underscores of container host
-// names and internationalised names pass); or an address literal, [192.0.2.1] or [IPv6:2001:db8::1].
 const MAIL_ADDRESS = String.raw`[^\s@<>()",;:\\[\]]+@(?:[^\s@<>()",;:\\[\].]+(?:\.[^\s@<>()",;:\\[\].]+)*|\[(?:IPv6:[0-9a-f:.]+|[0-9.]+)\])`;
 const MAIL_FROM_FORMS = [new RegExp(`^${MAIL_ADDRESS}$`, 'i'), new RegExp(`^[^<>\r\n]*<${MAIL_ADDRESS}>$`, 'i')];
 

@@ -1,9 +1,11 @@
 import type { Response } from 'express';
 import { RateLimitedError, ValidationError } from '../domain/errors.js';
 
+type Translate = (key: string, params?: Record<string, unknown>) => string;
+
 /** Translates a ValidationError's field messages for the form being re-rendered. */
 export function fieldErrors(res: Response, error: ValidationError): Record<string, string> {
-  const t = res.locals.t as (key: string, params?: Record<string, unknown>) => string;
+  const t = res.locals.t as Translate;
   return Object.fromEntries(
     Object.entries(error.fields).map(([field, message]) => {
       const params: Record<string, unknown> = { ...(message.params ?? {}) };
@@ -12,6 +14,12 @@ export function fieldErrors(res: Response, error: ValidationError): Record<strin
       return [field, t(message.key, params)];
     }),
   );
+}
+
+/** A form shown again because of a rate limit: 429, with when to try again; answers the wait as text. */
+export function rateLimited(res: Response, error: RateLimitedError): string {
+  res.status(429).set('Retry-After', String(error.retryAfterSeconds));
+  return (res.locals.t as Translate)(error.messageKey, error.params);
 }
 
 /**
@@ -29,10 +37,9 @@ export async function withFormErrors(
     await action();
   } catch (error) {
     if (error instanceof RateLimitedError) {
-      res.status(429).set('Retry-After', String(error.retryAfterSeconds));
-      const t = res.locals.t as (key: string, params?: Record<string, unknown>) => string;
+      const wait = rateLimited(res, error);
       try {
-        await rerender({ form: t(error.messageKey, error.params) });
+        await rerender({ form: wait });
       } catch (failure) {
         // The error page that follows is about something else.
         res.removeHeader('Retry-After');

@@ -5,6 +5,7 @@ import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
 import { noStore } from '../middleware/locals.js';
 import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
+import { rateLimited } from '../render-errors.js';
 
 export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
@@ -24,12 +25,8 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       // The form again, with the handle and the way back kept, and the wait in its message.
-      res.status(429).set('Retry-After', String(error.retryAfterSeconds));
-      res.render('login', {
-        title: req.t('login.title'),
-        values: { handle: form.handle, next: safeNextPath(form.next) ?? '' },
-        error: req.t(error.messageKey, error.params),
-      });
+      const wait = rateLimited(res, error);
+      res.render('login', { title: req.t('login.title'), values: { handle: form.handle, next: safeNextPath(form.next) ?? '' }, error: wait });
       return;
     }
     const account = await domain.accounts.authenticate(form.handle, form.password);
