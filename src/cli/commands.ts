@@ -120,8 +120,17 @@ export async function importServicesFile(env: CommandEnv, file: string): Promise
   env.io.out(env.t('cli.import.servicesDone', { rows: summary.rows, file, seconds: seconds(started) }));
 }
 
-export async function listRequestsTable({ context, io, t }: CommandEnv, options: { state?: string }): Promise<void> {
-  const rows = await listRequests(context.knex, { state: options.state });
+/**
+ * A --limit option as a number: digits only, since Number() would take "0x10" or "1e1" too;
+ * anything else becomes NaN, which the listing refuses with its own message.
+ */
+function limitOption(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  return /^[0-9]{1,7}$/.test(raw) ? Number(raw) : NaN;
+}
+
+export async function listRequestsTable({ context, io, t }: CommandEnv, options: { state?: string; limit?: string }): Promise<void> {
+  const { rows, total } = await listRequests(context.knex, { state: options.state, limit: limitOption(options.limit) });
   if (rows.length === 0) {
     io.out(options.state ? t('cli.requests.noneInState', { state: options.state.trim().toLowerCase() }) : t('cli.requests.none'));
     return;
@@ -140,13 +149,11 @@ export async function listRequestsTable({ context, io, t }: CommandEnv, options:
     formatTimestamp(row.expiresAt),
   ]);
   for (const line of formatTable(headers, table)) io.out(line);
-  io.out(t('cli.requests.total', { rows: rows.length }));
+  io.out(rows.length < total ? t('cli.requests.newest', { rows: rows.length, total }) : t('cli.requests.total', { rows: rows.length }));
 }
 
 export async function listMailTable({ context, io, t }: CommandEnv, options: { dead?: boolean; limit?: string }): Promise<void> {
-  // Digits only: Number() would take "0x10" or "1e1" too; anything else is refused by listMail.
-  const limit = options.limit === undefined ? 50 : /^[0-9]{1,7}$/.test(options.limit) ? Number(options.limit) : NaN;
-  const rows = await listMail(context.knex, { dead: options.dead === true, limit });
+  const rows = await listMail(context.knex, { dead: options.dead === true, limit: limitOption(options.limit) });
   if (rows.length === 0) {
     io.out(t(options.dead ? 'cli.mail.noneDead' : 'cli.mail.none'));
     return;

@@ -150,7 +150,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     .command('requests:list')
     .description(t('cli.commands.requestsList'))
     .option('--state <state>', t('cli.options.state'))
-    .action((opts: { state?: string }) => withDatabase((env) => listRequestsTable(env, opts)));
+    .option('--limit <n>', t('cli.options.limit'))
+    .action((opts: { state?: string; limit?: string }) => withDatabase((env) => listRequestsTable(env, opts)));
 
   program
     .command('mail:list')

@@ -2,7 +2,7 @@
 // with its service and the handles involved. Read-only; the consent flow itself lives elsewhere.
 import type { Knex } from 'knex';
 import { isRequestState, REQUEST_STATES, type RequestState } from './consent-rules.js';
-import { ValidationError } from './errors.js';
+import { ValidationError, type Message } from './errors.js';
 import { isRole, type Role } from './roles.js';
 
 export { REQUEST_STATES, type RequestState };
@@ -10,6 +10,17 @@ export { REQUEST_STATES, type RequestState };
 export interface RequestReportFilter {
   /** One of REQUEST_STATES; undefined or empty lists every state. */
   state?: unknown;
+  /** How many of the newest matching requests to list: 1 to MAX_REPORT_LIMIT, DEFAULT_REPORT_LIMIT if undefined. */
+  limit?: number;
+}
+
+export const DEFAULT_REPORT_LIMIT = 50;
+export const MAX_REPORT_LIMIT = 1000;
+
+/** The newest requests matching a filter, and how many match in all. */
+export interface RequestReport {
+  rows: RequestReportRow[];
+  total: number;
 }
 
 export interface RequestReportRow {
@@ -44,20 +55,33 @@ interface JoinedRow {
   requester_handle: string;
 }
 
-/** Checks the filter; a state outside REQUEST_STATES is a ValidationError on `state`. */
-export function parseRequestFilter(filter: RequestReportFilter): { state: RequestState | undefined } {
-  if (filter.state === undefined || filter.state === '') return { state: undefined };
-  const state = typeof filter.state === 'string' ? filter.state.trim().toLowerCase() : filter.state;
-  if (!isRequestState(state)) {
-    // Only the operator's CLI shows this message, so its key lives in the CLI catalogue.
-    throw new ValidationError({ state: { key: 'cli.requests.badState', params: { states: REQUEST_STATES.join(', ') } } });
+/**
+ * Checks the filter: a state outside REQUEST_STATES is a ValidationError on `state`, a limit that
+ * is not a whole number from 1 to MAX_REPORT_LIMIT one on `limit`. Only the operator's CLI shows
+ * these messages, so their keys live in the CLI catalogue.
+ */
+export function parseRequestFilter(filter: RequestReportFilter): { state: RequestState | undefined; limit: number } {
+  const errors: Record<string, Message> = {};
+  const limit = filter.limit ?? DEFAULT_REPORT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_REPORT_LIMIT) {
+    errors.limit = { key: 'cli.requests.badLimit', params: { max: MAX_REPORT_LIMIT } };
   }
-  return { state };
+  let state: RequestState | undefined;
+  if (filter.state !== undefined && filter.state !== '') {
+    const folded = typeof filter.state === 'string' ? filter.state.trim().toLowerCase() : filter.state;
+    if (isRequestState(folded)) state = folded;
+    else errors.state = { key: 'cli.requests.badState', params: { states: REQUEST_STATES.join(', ') } };
+  }
+  if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+  return { state, limit };
 }
 
-/** Requests matching the filter, oldest first (a terminal shows the newest next to the prompt). */
-export async function listRequests(knex: Knex, filter: RequestReportFilter = {}): Promise<RequestReportRow[]> {
-  const { state } = parseRequestFilter(filter);
+/**
+ * The newest `limit` requests matching the filter, listed oldest first (a terminal shows the
+ * newest next to the prompt), and how many match in all.
+ */
+export async function listRequests(knex: Knex, filter: RequestReportFilter = {}): Promise<RequestReport> {
+  const { state, limit } = parseRequestFilter(filter);
   const query = knex('change_requests as cr')
     .join('services as s', 's.id', 'cr.service_id')
     .join('accounts as f', 'f.id', 'cr.from_account_id')
@@ -78,10 +102,15 @@ export async function listRequests(knex: Knex, filter: RequestReportFilter = {})
       't.handle as to_handle',
       'r.handle as requester_handle',
     )
-    .orderBy([{ column: 'cr.created_at' }, { column: 'cr.id' }]);
-  if (state) query.where('cr.state', state);
-  const rows = (await query) as JoinedRow[];
-  return rows.map((row) => ({
+    .orderBy([{ column: 'cr.created_at', order: 'desc' }, { column: 'cr.id', order: 'desc' }])
+    .limit(limit);
+  const count = knex('change_requests').count({ n: '*' });
+  if (state) {
+    query.where('cr.state', state);
+    count.where('state', state);
+  }
+  const [newest, counted] = await Promise.all([query as Promise<JoinedRow[]>, count.first() as Promise<{ n: number | string } | undefined>]);
+  const rows = newest.reverse().map((row) => ({
     id: row.id,
     state: row.state,
     serviceId: row.service_id,
@@ -96,4 +125,5 @@ export async function listRequests(knex: Knex, filter: RequestReportFilter = {})
     expiresAt: Number(row.expires_at),
     decidedAt: row.decided_at === null ? null : Number(row.decided_at),
   }));
+  return { rows, total: Number(counted?.n ?? 0) };
 }

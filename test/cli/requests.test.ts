@@ -45,6 +45,26 @@ describe('cli requests:list', () => {
       assert.equal(expired.stdout.trim(), 'Não há pedidos de alteração no estado expired.');
     });
 
+    it('shows only the newest requests with --limit, and says how many there are', async () => {
+      const result = await runCli(db.url, ['requests:list', '--limit', '2']);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 5);
+      assert.match(lines[2] ?? '', new RegExp(`^${fixture.ids.failed}\\s+failed`));
+      assert.match(lines[3] ?? '', new RegExp(`^${fixture.ids.pending}\\s+pending`));
+      assert.equal(lines[4], 'Requests: the newest 2 of 3 (--limit shows more).');
+      const pt = await runCli(db.url, ['--lang', 'pt', 'requests:list', '--limit', '1']);
+      assert.match(pt.stdout, /^Pedidos: os 1 mais recentes de 3 \(--limit mostra mais\)\.$/m);
+    });
+
+    it('refuses a limit that is not a whole number from 1 to 1000', async () => {
+      for (const limit of ['0', '1e1', '0x10', '1001', 'ten']) {
+        const result = await runCli(db.url, ['requests:list', '--limit', limit]);
+        assert.equal(result.code, 1, limit);
+        assert.match(result.stderr, /^limit: The limit must be a whole number from 1 to 1000\./m, limit);
+      }
+    });
+
     it('refuses an unknown state', async () => {
       const result = await runCli(db.url, ['requests:list', '--state', 'open']);
       assert.equal(result.code, 1);

@@ -14,7 +14,8 @@ describe('request reports', () => {
   after(() => db.destroy());
 
   it('joins each request with its service and the handles involved', async () => {
-    const rows = await listRequests(db.knex);
+    const { rows, total } = await listRequests(db.knex);
+    assert.equal(total, 3);
     assert.deepEqual(rows.map((row) => row.id), [fixture.ids.done, fixture.ids.failed, fixture.ids.pending]);
     const done = rows[0];
     assert.ok(done);
@@ -40,9 +41,33 @@ describe('request reports', () => {
   });
 
   it('filters by state, whatever its case', async () => {
-    assert.deepEqual((await listRequests(db.knex, { state: 'PENDING' })).map((row) => row.id), [fixture.ids.pending]);
-    assert.deepEqual(await listRequests(db.knex, { state: 'cancelled' }), []);
-    assert.equal((await listRequests(db.knex, { state: '' })).length, 3);
+    assert.deepEqual((await listRequests(db.knex, { state: 'PENDING' })).rows.map((row) => row.id), [fixture.ids.pending]);
+    assert.deepEqual(await listRequests(db.knex, { state: 'cancelled' }), { rows: [], total: 0 });
+    assert.equal((await listRequests(db.knex, { state: '' })).rows.length, 3);
+  });
+
+  it('lists only the newest requests up to the limit, still oldest first, with the number matching', async () => {
+    assert.deepEqual(await listRequests(db.knex, { limit: 2 }).then(({ rows, total }) => ({ ids: rows.map((row) => row.id), total })), {
+      ids: [fixture.ids.failed, fixture.ids.pending],
+      total: 3,
+    });
+    const pending = await listRequests(db.knex, { state: 'pending', limit: 1 });
+    assert.deepEqual({ ids: pending.rows.map((row) => row.id), total: pending.total }, { ids: [fixture.ids.pending], total: 1 });
+  });
+
+  it('refuses a limit that is not a whole number from 1 to 1000, with the state checked too', async () => {
+    for (const limit of [0, -1, 1.5, 1001, Number.NaN]) {
+      await assert.rejects(listRequests(db.knex, { limit }), (error: unknown) => {
+        assert.ok(error instanceof ValidationError);
+        assert.deepEqual(error.fields, { limit: { key: 'cli.requests.badLimit', params: { max: 1000 } } });
+        return true;
+      });
+    }
+    await assert.rejects(listRequests(db.knex, { limit: 0, state: 'open' }), (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.deepEqual(Object.keys(error.fields).sort(), ['limit', 'state']);
+      return true;
+    });
   });
 
   it('refuses a state that does not exist', async () => {
