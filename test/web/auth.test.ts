@@ -38,6 +38,23 @@ describe('web: login and logout', () => {
     await agent.get('/contacts').expect(303);
   });
 
+  it('after a failed login the language switcher leads back to the login form with its way back', async () => {
+    const agent = supertest.agent(t.app);
+    const page = await agent.get('/login?next=%2Fcontacts%3Fq%3Dabc').expect(200);
+    const csrf = csrfTokenOf(page.text);
+    const switcherNext = (html: string) => /action="\/language"[\s\S]*?name="next" value="([^"]*)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    assert.equal(switcherNext(page.text), '/login?next=%2Fcontacts%3Fq%3Dabc');
+    const failed = await agent.post('/login').type('form').send({ _csrf: csrf, handle, password: 'not the password at all', next: '/contacts?q=abc' }).expect(401);
+    const next = switcherNext(failed.text);
+    assert.equal(next, '/login?next=%2Fcontacts%3Fq%3Dabc');
+    const switched = await agent.post('/language').type('form').send({ _csrf: csrf, language: 'pt-PT', next }).expect(303);
+    const again = await agent.get(String(switched.headers.location)).expect(200);
+    assert.match(again.text, /name="next" value="\/contacts\?q=abc"/);
+    // Without a way back, the bare form.
+    const plain = await agent.post('/login').type('form').send({ _csrf: csrf, handle, password: 'not the password at all' }).expect(401);
+    assert.equal(switcherNext(plain.text), '/login');
+  });
+
   it('refuses a POST without a CSRF token with 403', async () => {
     const agent = supertest.agent(t.app);
     await agent.get('/login').expect(200);

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { RateLimitedError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
@@ -7,12 +7,22 @@ import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
 import { rateLimited } from '../render-errors.js';
 
+/**
+ * The login form with the handle typed and the way back kept. After a POST the language switcher
+ * leads back to /login with that way back, not to the bare POST path.
+ */
+function renderLogin(req: Request, res: Response, handle: string, rawNext: unknown, error: string | undefined): void {
+  const next = safeNextPath(rawNext) ?? '';
+  if (req.method === 'POST') res.locals.returnPath = next ? `/login?next=${encodeURIComponent(next)}` : '/login';
+  res.render('login', { title: req.t('login.title'), values: { handle, next }, error });
+}
+
 export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
 
   router.get('/login', noStore, (req, res) => {
     if (req.account) return res.redirect(303, safeNextPath(req.query.next) ?? '/contacts');
-    res.render('login', { title: req.t('login.title'), values: { handle: '', next: safeNextPath(req.query.next) ?? '' }, error: undefined });
+    renderLogin(req, res, '', req.query.next, undefined);
   });
 
   router.post('/login', noStore, async (req, res) => {
@@ -25,19 +35,14 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       // The form again, with the handle and the way back kept, and the wait in its message.
-      const wait = rateLimited(res, error);
-      res.render('login', { title: req.t('login.title'), values: { handle: form.handle, next: safeNextPath(form.next) ?? '' }, error: wait });
+      renderLogin(req, res, form.handle, form.next, rateLimited(res, error));
       return;
     }
     const account = await domain.accounts.authenticate(form.handle, form.password);
     await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: handle, ip: req.ip ?? null });
     if (!account) {
       await rateLimits.loginFailed(handle, ip);
-      res.status(401).render('login', {
-        title: req.t('login.title'),
-        values: { handle: form.handle, next: safeNextPath(form.next) ?? '' },
-        error: req.t('login.failed'),
-      });
+      renderLogin(req, res.status(401), form.handle, form.next, req.t('login.failed'));
       return;
     }
     await rateLimits.loginSucceeded(handle, ip);
