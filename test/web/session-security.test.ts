@@ -122,6 +122,15 @@ describe('web: sessions, passwords and logs', () => {
       await a.agent.get(`/requests/${payload.requestId}/confirm?token=${token}`);
       await a.agent.post(`/requests/${payload.requestId}/confirm`).type('form').send({ _csrf: a.csrf, token, decision: 'accept' });
     }
+    // A logged-out reader of the mail is sent to the login form with the link as its way back,
+    // and may switch language there: the token rides, encoded, in those URLs.
+    const stranger = supertest.agent(t.app);
+    const confirmPath = `/requests/${(JSON.parse(rows[0]?.payload ?? '{}') as { requestId: number }).requestId}/confirm?token=${tokens[0]}`;
+    const toLogin = await stranger.get(confirmPath).expect(303);
+    const loginPage = await stranger.get(String(toLogin.headers.location)).expect(200);
+    const switched = await stranger.post('/language').type('form').send({ _csrf: csrfTokenOf(loginPage.text), language: 'pt-PT', next: String(toLogin.headers.location) }).expect(303);
+    await stranger.get(String(switched.headers.location)).expect(200);
+    assert.ok(logLines.some((line) => line.includes('next=%2Frequests%2F')), 'the login form with its way back was logged');
     const sessionIds = ((await t.db.knex('sessions').select('sid')) as { sid: string }[]).map((row) => row.sid);
     const logs = logLines.join('\n');
     assert.ok(logLines.length > 5, 'the flow was logged');
