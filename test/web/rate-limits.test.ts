@@ -2,7 +2,7 @@
 // must neither break nor join the app's own transactions.
 import assert from 'node:assert/strict';
 import { RateLimitedError } from '../../src/domain/errors.js';
-import { createRateLimits } from '../../src/web/middleware/rate-limits.js';
+import { clientKey, createRateLimits } from '../../src/web/middleware/rate-limits.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 describe('web: rate limits in the database', () => {
@@ -22,7 +22,7 @@ describe('web: rate limits in the database', () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
         i % 2 === 0
-          ? limits.loginFailed(`handle-${i % 4}`, '192.0.2.1')
+          ? limits.beginLogin(`handle-${i % 4}`, '192.0.2.1')
           : db.knex.transaction(async (trx) => {
               await trx('probe_items').insert({ n: i });
               // A rollback must take back only this transaction's own row.
@@ -34,11 +34,49 @@ describe('web: rate limits in the database', () => {
     assert.deepEqual(unexpected, []);
     const kept = ((await db.knex('probe_items').orderBy('n').select('n')) as { n: number }[]).map((row) => row.n);
     assert.deepEqual(kept, Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 !== 0));
-    // Every failure was counted: 20 failures over 2 handles, 10 each, the limit of a handle and IP.
+    // Every attempt was counted: 20 attempts over 2 handles, 10 each, the limit of a handle and IP.
     const counted = (await db.knex('rate_limits').where('key', 'like', 'login_ip:%').select('key', 'points')) as { key: string; points: number }[];
     assert.deepEqual(counted.map((row) => Number(row.points)).sort(), [10, 10]);
-    await assert.rejects(limits.checkLogin('handle-0', '192.0.2.1'), RateLimitedError);
-    await limits.checkLogin('handle-1', '192.0.2.1');
+    await assert.rejects(limits.beginLogin('handle-0', '192.0.2.1'), RateLimitedError);
+    await limits.beginLogin('handle-1', '192.0.2.2');
+  });
+
+  it('counts a login attempt before its password is checked: of 25 at once, 10 get through', async () => {
+    const limits = createRateLimits(db.knex);
+    const outcomes = await Promise.allSettled(Array.from({ length: 25 }, () => limits.beginLogin('aa1-ovh', '192.0.2.1')));
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 10);
+    assert.ok(outcomes.filter((outcome) => outcome.status === 'rejected').every((outcome) => outcome.reason instanceof RateLimitedError));
+  });
+
+  it('a correct password takes the attempt back; a client trying many handles is stopped, per IPv4 address or IPv6 /64', async () => {
+    const limits = createRateLimits(db.knex);
+    for (let i = 0; i < 9; i++) await limits.beginLogin('aa1-ovh', '192.0.2.1');
+    await limits.beginLogin('aa1-ovh', '192.0.2.1');
+    await limits.loginSucceeded('aa1-ovh', '192.0.2.1');
+    // The handle and IP counter starts again after a success.
+    for (let i = 0; i < 10; i++) await limits.beginLogin('aa1-ovh', '192.0.2.1');
+    await assert.rejects(limits.beginLogin('aa1-ovh', '192.0.2.1'), RateLimitedError);
+
+    // 50 attempts per client over any handles, each address of a /64 counting for the network.
+    for (let i = 0; i < 50; i++) await limits.beginLogin(`bb${i}-ovh`, `2001:db8:0:7::${(i + 1).toString(16)}`);
+    await assert.rejects(limits.beginLogin('cc1-ovh', '2001:db8:0:7:ffff::1'), RateLimitedError);
+    await limits.beginLogin('cc1-ovh', '2001:db8:0:8::1');
+  });
+
+  it('counts wrong tokens per party of a request, so one party cannot lock the other out', async () => {
+    const limits = createRateLimits(db.knex);
+    for (let i = 0; i < 10; i++) await limits.tokenFailed(5, 1, `192.0.2.${i}`);
+    await assert.rejects(limits.checkToken(5, 1, '192.0.2.100'), RateLimitedError);
+    await limits.checkToken(5, 2, '192.0.2.101');
+    await limits.checkToken(6, 1, '192.0.2.102');
+  });
+
+  it('keys a client by its IPv4 address or its IPv6 /64', () => {
+    assert.equal(clientKey('192.0.2.1'), '192.0.2.1');
+    assert.equal(clientKey('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(clientKey('2001:db8:0:7::1'), '2001:db8:0:7::/64');
+    assert.equal(clientKey('2001:0db8:0000:0007:ffff:ffff:ffff:ffff'), '2001:db8:0:7::/64');
+    assert.equal(clientKey('unknown'), 'unknown');
   });
 
   it('counts concurrent consumptions of one key exactly, and refuses past the limit', async () => {

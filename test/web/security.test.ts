@@ -98,5 +98,14 @@ describe('web: security headers and rate limits', () => {
     assert.equal(last, 429);
     const state = await t.db.knex('change_requests').where({ id: request?.id }).first('state');
     assert.equal(state.state, 'pending');
+    // The other party's own wrong guesses are its own: its code still works.
+    const row = (await t.db.knex('outbox').where({ kind: 'request.confirm', recipient_address: other.email }).first('payload')) as { payload: string };
+    const { token } = JSON.parse(row.payload) as { token: string };
+    const o = await loginAgent(t.app, other.handle);
+    await o.agent.post(`/requests/${request?.id}/confirm`).type('form').send({ _csrf: o.csrf, token, decision: 'accept' }).expect(303);
+    // A second click on a used code is no guess: it is not counted.
+    for (let i = 0; i < 12; i++) {
+      await o.agent.post(`/requests/${request?.id}/confirm`).type('form').send({ _csrf: o.csrf, token, decision: 'accept' }).expect(422);
+    }
   });
 });

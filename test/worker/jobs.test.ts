@@ -86,19 +86,20 @@ describe('worker: jobs', () => {
     });
 
     it('deletes expired rate-limit counters and keeps running ones', async () => {
-      // A failed login counts in two windows: 15 minutes (handle + IP) and an hour (handle).
-      await createRateLimits(db.knex).loginFailed('aa123456-ovh', '192.0.2.1');
+      // A login attempt counts in three windows: 15 minutes (handle + IP) and an hour (handle; IP).
+      await createRateLimits(db.knex).beginLogin('aa123456-ovh', '192.0.2.1');
       await db.knex('rate_limits').insert({ key: 'no-expiry', points: 1, expire: null });
       const keys = async () => (await db.knex('rate_limits').orderBy('key').pluck('key')) as string[];
-      assert.equal((await keys()).length, 3);
+      assert.equal((await keys()).length, 4);
 
       assert.equal((await purgeOldRows({ knex: db.knex, config, jobsInSql: true })).rateLimits, 0);
       const result = await purgeOldRows({ knex: db.knex, config, jobsInSql: true }, Date.now() + 30 * 60_000);
       assert.equal(result.rateLimits, 1);
       const left = await keys();
-      assert.equal(left.length, 2);
+      assert.equal(left.length, 3);
       assert.ok(left.includes('no-expiry'));
       assert.ok(left.some((key) => key.startsWith('login_handle')), `kept ${left.join(', ')}`);
+      assert.ok(left.some((key) => key.startsWith('login_client')), `kept ${left.join(', ')}`);
     });
 
     /** agenda_jobs rows as the Knex backend stores them (times in epoch ms). */

@@ -1,5 +1,6 @@
 // Rate limits shared by every web process: counters live in the SQL database (rate-limiter-flexible
 // with its Knex-backed SQLite / PostgreSQL stores).
+import ipaddr from 'ipaddr.js';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../../domain/errors.js';
@@ -49,16 +50,33 @@ class KnexRateLimiterSQLite extends RateLimiterSQLite {
 }
 
 export interface RateLimits {
-  /** Throws RateLimitedError if a login for this handle from this IP is currently blocked. */
-  checkLogin(handle: string, ip: string): Promise<void>;
-  loginFailed(handle: string, ip: string): Promise<void>;
+  /**
+   * Counts a login attempt before its password is checked, so that parallel attempts cannot all
+   * pass a check made before any of them failed. Throws RateLimitedError when this handle from
+   * this client, this handle from anywhere, or this client for any handle has tried too often.
+   */
+  beginLogin(handle: string, ip: string): Promise<void>;
+  /** A correct password: the attempt no longer counts against the handle or the client. */
   loginSucceeded(handle: string, ip: string): Promise<void>;
-  /** Counts a wrong token; throws RateLimitedError once too many were tried. */
-  checkToken(requestId: number, ip: string): Promise<void>;
-  tokenFailed(requestId: number, ip: string): Promise<void>;
+  /** Throws RateLimitedError if this account, or this client, has sent too many wrong tokens. */
+  checkToken(requestId: number, accountId: number, ip: string): Promise<void>;
+  /** Counts a wrong token for this account on this request, and for this client. */
+  tokenFailed(requestId: number, accountId: number, ip: string): Promise<void>;
   /** Counts a submission that creates requests / a resend, per account. */
   consumeRequestCreation(accountId: number): Promise<void>;
   consumeResend(accountId: number): Promise<void>;
+}
+
+/**
+ * The client a counter is kept for: its IPv4 address, or the /64 network of an IPv6 one (one
+ * subscriber usually holds a whole /64, and could otherwise take a fresh address per attempt).
+ */
+export function clientKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const parts = (address as ipaddr.IPv6).parts;
+  return `${parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 function toError(rejection: unknown): never {
@@ -71,31 +89,47 @@ async function ensureAllowed(limiterInstance: RateLimiterAbstract, key: string):
   if (state && state.remainingPoints <= 0) throw new RateLimitedError(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
 }
 
+/** Takes a point from every counter; the longest wait if any of them is past its limit. */
+async function consumeAll(counters: [RateLimiterAbstract, string][]): Promise<void> {
+  const outcomes = await Promise.allSettled(counters.map(([counter, key]) => counter.consume(key)));
+  let waitMs = 0;
+  for (const outcome of outcomes) {
+    if (outcome.status === 'fulfilled') continue;
+    if (!(outcome.reason instanceof RateLimiterRes)) throw outcome.reason;
+    waitMs = Math.max(waitMs, outcome.reason.msBeforeNext);
+  }
+  if (outcomes.some((outcome) => outcome.status === 'rejected')) throw new RateLimitedError(Math.max(1, Math.ceil(waitMs / 1000)));
+}
+
 export function createRateLimits(knex: Knex): RateLimits {
   const loginPerHandleIp = limiter(knex, 'login_ip', 10, 15 * 60);
   const loginPerHandle = limiter(knex, 'login_handle', 100, 60 * 60);
-  const tokenPerRequest = limiter(knex, 'token_request', 10, 60 * 60);
+  // Failures of one client over every handle: a guess or two at each of many customer IDs.
+  const loginPerClient = limiter(knex, 'login_client', 50, 60 * 60);
+  const tokenPerParty = limiter(knex, 'token_request', 10, 60 * 60);
   const tokenPerIp = limiter(knex, 'token_ip', 30, 60 * 60);
   const creations = limiter(knex, 'request_create', 30, 60 * 60);
   const resends = limiter(knex, 'request_resend', 10, 60 * 60);
 
   return {
-    async checkLogin(handle, ip) {
-      await ensureAllowed(loginPerHandleIp, `${handle}|${ip}`);
-      await ensureAllowed(loginPerHandle, handle);
-    },
-    async loginFailed(handle, ip) {
-      await Promise.all([loginPerHandleIp.penalty(`${handle}|${ip}`, 1), loginPerHandle.penalty(handle, 1)]);
+    async beginLogin(handle, ip) {
+      const client = clientKey(ip);
+      await consumeAll([
+        [loginPerHandleIp, `${handle}|${client}`],
+        [loginPerHandle, handle],
+        [loginPerClient, client],
+      ]);
     },
     async loginSucceeded(handle, ip) {
-      await loginPerHandleIp.delete(`${handle}|${ip}`);
+      const client = clientKey(ip);
+      await Promise.all([loginPerHandleIp.delete(`${handle}|${client}`), loginPerHandle.reward(handle, 1), loginPerClient.reward(client, 1)]);
     },
-    async checkToken(requestId, ip) {
-      await ensureAllowed(tokenPerRequest, String(requestId));
-      await ensureAllowed(tokenPerIp, ip);
+    async checkToken(requestId, accountId, ip) {
+      await ensureAllowed(tokenPerParty, `${requestId}|${accountId}`);
+      await ensureAllowed(tokenPerIp, clientKey(ip));
     },
-    async tokenFailed(requestId, ip) {
-      await Promise.all([tokenPerRequest.penalty(String(requestId), 1), tokenPerIp.penalty(ip, 1)]);
+    async tokenFailed(requestId, accountId, ip) {
+      await Promise.all([tokenPerParty.penalty(`${requestId}|${accountId}`, 1), tokenPerIp.penalty(clientKey(ip), 1)]);
     },
     async consumeRequestCreation(accountId) {
       await creations.consume(String(accountId)).catch(toError);

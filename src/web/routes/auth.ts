@@ -31,7 +31,7 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const handle = form.handle.trim().toLowerCase().slice(0, 120);
     const ip = req.ip ?? 'unknown';
     try {
-      await rateLimits.checkLogin(handle, ip);
+      await rateLimits.beginLogin(handle, ip);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       // The form again, with the handle and the way back kept, and the wait in its message.
@@ -41,7 +41,7 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const account = await domain.accounts.authenticate(form.handle, form.password);
     await domain.audit.record({ accountId: account?.id ?? null, action: account ? 'login.success' : 'login.failure', subject: handle, ip: req.ip ?? null });
     if (!account) {
-      await rateLimits.loginFailed(handle, ip);
+      // Already counted by beginLogin.
       renderLogin(req, res.status(401), form.handle, form.next, req.t('login.failed'));
       return;
     }

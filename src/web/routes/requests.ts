@@ -64,7 +64,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const requestId = parseRowId(req.params.id);
     if (requestId === undefined) throw new NotFoundError('errors.request.notFound');
     // A 256-bit token cannot be guessed, but the page must not be a free oracle either.
-    await rateLimits.checkToken(requestId, ip);
+    await rateLimits.checkToken(requestId, account.id, ip);
     try {
       const result = await domain.requests.decide(req.params.id, account.id, form, { ip: req.ip ?? null });
       if (result.outcome === 'waiting') flash(req, { type: 'success', key: 'confirm.waiting', params: { handle: result.waitingFor } });
@@ -78,7 +78,9 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
-      if (['errors.token.invalid', 'errors.token.used'].includes(error.fields.token?.key ?? '')) await rateLimits.tokenFailed(requestId, ip);
+      // Only a code that is no code of this request counts: a used one (a second click after
+      // deciding) tells nothing to whoever guesses.
+      if (error.fields.token?.key === 'errors.token.invalid') await rateLimits.tokenFailed(requestId, account.id, ip);
       const errors = fieldErrors(res, error);
       const view = await domain.requests.viewForConfirmation(req.params.id, account.id, form.token);
       if ('wrongAccount' in view) throw error;
