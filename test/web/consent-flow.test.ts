@@ -54,6 +54,10 @@ describe('web: the consent flow', () => {
     // The link's GET decides nothing.
     const page = await a.agent.get(`/requests/${adminMail.requestId}/confirm?token=${adminMail.token}`).expect(200);
     assert.match(page.text, new RegExp(`value="${adminMail.token}"`));
+    // Parameters a link tracker adds do not break the link.
+    const tracked = await a.agent.get(`/requests/${adminMail.requestId}/confirm?utm_source=mail&token=${adminMail.token}&utm_medium=email`).expect(200);
+    assert.match(tracked.text, new RegExp(`value="${adminMail.token}"`));
+    await a.agent.get(`/requests/${adminMail.requestId}/confirm?token=${adminMail.token}&token=x`).expect(400);
     const first = await a.agent
       .post(`/requests/${adminMail.requestId}/confirm`)
       .type('form')

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import { isRequestState, REQUEST_STATES } from '../../domain/consent-rules.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
@@ -8,6 +9,13 @@ import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
 import { flash, noStore, timeOf } from '../middleware/locals.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
 import { fieldErrors } from '../render-errors.js';
+
+/**
+ * The query of a mail's confirmation link. Unlike other pages' queries, parameters it does not
+ * know are dropped rather than refused: mail gateways and link trackers append their own
+ * (utm_source=…), and the link must still work.
+ */
+const CONFIRM_LINK_QUERY = z.object({ token: optionalField(200) });
 
 export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
@@ -45,7 +53,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
 
   // The link in the mail. A GET never decides: mail scanners follow links.
   router.get('/requests/:id/confirm', noStore, async (req, res) => {
-    const query = parseQuery({ token: optionalField(200) }, req.query);
+    const query = parseQuery(CONFIRM_LINK_QUERY, req.query);
     if (!req.account) return res.redirect(303, loginUrl(req));
     const token = query.token ?? '';
     const view = await domain.requests.viewForConfirmation(req.params.id, currentAccount(req).id, token);
