@@ -1,9 +1,10 @@
 // Sends the outbox. The table is the source of truth: a row is claimed with a lease (so several
 // worker processes can run side by side and a crashed worker's rows come back), sent, and
 // marked sent or scheduled again. Delivery is at least once: a crash between sending and
-// marking may send a mail twice, with the same Message-ID.
+// marking may send a mail twice, with the same Message-ID. A mail with a code that no longer works
+// (its request closed, or a newer mail replaced the code) is not sent but marked `void`.
 import type { Knex } from 'knex';
-import { TOKEN_MAIL_KINDS } from '../domain/outbox.js';
+import { staleTokenMails, TOKEN_MAIL_KINDS } from '../domain/outbox.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../logger.js';
 import type { MailRenderer } from './render.js';
@@ -29,6 +30,8 @@ export interface DispatchResult {
   sent: number;
   retried: number;
   dead: number;
+  /** Mails not sent because their code no longer works (status `void`). */
+  voided: number;
 }
 
 export interface Dispatcher {
@@ -45,6 +48,7 @@ export interface Dispatcher {
 interface OutboxRow {
   id: number;
   kind: string;
+  request_id: number | null;
   recipient_address: string;
   recipient_name: string;
   locale: string;
@@ -113,6 +117,9 @@ function secretsOf(row: OutboxRow): string[] {
   }
 }
 
+/** last_error of a mail marked `void`, for mail:list. */
+export const VOID_REASON = 'not sent: its code no longer works (the request was closed or the code replaced by a newer mail)';
+
 function isPostgres(knex: Knex): boolean {
   return (knex.client as { dialect?: string }).dialect === 'postgresql';
 }
@@ -171,7 +178,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
     if (ids.length === 0) return [];
     return knex('outbox')
-      .select('id', 'kind', 'recipient_address', 'recipient_name', 'locale', 'time_zone', 'payload', 'attempts', 'next_attempt_at', 'claimed_until')
+      .select('id', 'kind', 'request_id', 'recipient_address', 'recipient_name', 'locale', 'time_zone', 'payload', 'attempts', 'next_attempt_at', 'claimed_until')
       .whereIn('id', ids)
       .andWhere({ claimed_by: workerId, claimed_until: until })
       .orderBy('id');
@@ -220,9 +227,30 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return dead ? 'dead' : 'retried';
   }
 
+  /**
+   * Marks the claimed mails whose code no longer works `void`, without their token, and answers
+   * the rows left to send. The check is made just before sending, so it also covers a mail that
+   * waited in backoff, or a dead one put back by mail:retry, after its request moved on.
+   */
+  async function voidStale(rows: OutboxRow[], result: DispatchResult): Promise<OutboxRow[]> {
+    const tokenRows = rows.filter((row) => (TOKEN_MAIL_KINDS as readonly string[]).includes(row.kind));
+    if (tokenRows.length === 0) return rows;
+    const mails = tokenRows.map((row) => ({ id: row.id, requestId: row.request_id === null ? null : Number(row.request_id), token: secretsOf(row)[0] }));
+    const stale = [...(await staleTokenMails(knex, mails, now()))];
+    if (stale.length === 0) return rows;
+    const changed = await knex('outbox')
+      .whereIn('id', stale)
+      .andWhere('claimed_by', workerId)
+      .update({ status: 'void', last_error: VOID_REASON, claimed_by: null, claimed_until: null, payload: payloadWithoutToken() });
+    result.voided += changed;
+    logger.info({ outboxIds: stale, voided: changed }, 'mail not sent: its code no longer works');
+    const skip = new Set(stale);
+    return rows.filter((row) => !skip.has(row.id));
+  }
+
   async function run(): Promise<DispatchResult> {
-    const result: DispatchResult = { sent: 0, retried: 0, dead: 0 };
-    const rows = await claim();
+    const result: DispatchResult = { sent: 0, retried: 0, dead: 0, voided: 0 };
+    const rows = await voidStale(await claim(), result);
     if (rows.length === 0) return result;
 
     // "sent" updates are batched: one UPDATE per SENT_FLUSH_EVERY mails rather than one per mail,
@@ -283,7 +311,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     dispatchOnce() {
-      if (stopping) return Promise.resolve({ sent: 0, retried: 0, dead: 0 });
+      if (stopping) return Promise.resolve({ sent: 0, retried: 0, dead: 0, voided: 0 });
       // One round at a time per worker: a second call joins the one in flight instead of
       // re-reading rows this worker has already claimed.
       running ??= run().finally(() => {

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 
-export type OutboxStatus = 'pending' | 'sent' | 'dead';
+export type OutboxStatus = 'pending' | 'sent' | 'dead' | 'void';
 
 export interface OutboxEntry {
   id: number;

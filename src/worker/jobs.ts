@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config.js';
 import type { Domain } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import type { Dispatcher } from '../mail/dispatcher.js';
+import type { Dispatcher, DispatchResult } from '../mail/dispatcher.js';
 
 export const JOBS = {
   dispatchOutbox: 'outbox:dispatch',
@@ -30,16 +30,17 @@ export async function drainOutbox(
   maxMs: number,
   /** Called between batches, e.g. to renew the job's lock. */
   betweenBatches: () => Promise<void> = async () => undefined,
-): Promise<{ sent: number; retried: number; dead: number }> {
+): Promise<DispatchResult> {
   const started = Date.now();
-  const total = { sent: 0, retried: 0, dead: 0 };
+  const total: DispatchResult = { sent: 0, retried: 0, dead: 0, voided: 0 };
   for (let batch = 0; ; batch++) {
     if (batch > 0) await betweenBatches();
     const result = await dispatcher.dispatchOnce();
     total.sent += result.sent;
     total.retried += result.retried;
     total.dead += result.dead;
-    if (result.sent + result.retried + result.dead === 0 || Date.now() - started > maxMs) return total;
+    total.voided += result.voided;
+    if (result.sent + result.retried + result.dead + result.voided === 0 || Date.now() - started > maxMs) return total;
   }
 }
 
@@ -51,7 +52,10 @@ export async function purgeOldRows(deps: Pick<JobDeps, 'knex' | 'config' | 'jobs
   // connect-session-knex stores `expired` as ISO text on SQLite and as a timestamp on PostgreSQL.
   const sqlite = knex.client.config.client === 'sqlite3';
   result.sessions = await knex('sessions').where('expired', '<', sqlite ? new Date(now).toISOString() : new Date(now)).delete();
-  result.outbox = await knex('outbox').where('status', 'sent').where('sent_at', '<', cutoff).delete();
+  result.outbox = await knex('outbox')
+    .where((q) => q.where('status', 'sent').andWhere('sent_at', '<', cutoff))
+    .orWhere((q) => q.where('status', 'void').andWhere('created_at', '<', cutoff))
+    .delete();
   result.rateLimits = await knex('rate_limits').where('expire', '<', now).delete();
   if (deps.jobsInSql) {
     result.jobs = await knex('agenda_jobs').where('type', 'normal').whereNull('next_run_at').where('last_finished_at', '<', cutoff).delete();
@@ -69,7 +73,7 @@ export function defineJobs(agenda: Agenda, deps: JobDeps): void {
       // The lock is renewed between batches, so a crashed worker holds the job for one short
       // lock lifetime at most; the outbox rows' own leases protect the mail itself.
       const result = await drainOutbox(dispatcher, 30_000, () => job.touch());
-      if (result.sent + result.retried + result.dead > 0) logger.info({ job: JOBS.dispatchOutbox, ...result }, 'outbox dispatched');
+      if (result.sent + result.retried + result.dead + result.voided > 0) logger.info({ job: JOBS.dispatchOutbox, ...result }, 'outbox dispatched');
     },
     { ...options, lockLifetime: 60_000 },
   );

@@ -49,7 +49,7 @@ describe('mail: dispatcher', function () {
       { kind: 'request.done', address: 'later@example.test', nextAttemptAt: Date.now() + 60_000 },
     ]);
     const result = await dispatcher({ transport: transport(smtp.url) }).dispatchOnce();
-    assert.deepEqual(result, { sent: 3, retried: 0, dead: 0 });
+    assert.deepEqual(result, { sent: 3, retried: 0, dead: 0, voided: 0 });
 
     const byTo = new Map(smtp.messages.map((m) => [m.envelopeTo.join(','), m]));
     assert.deepEqual([...byTo.keys()].sort(), ['aa@example.test', 'bb@example.test', 'cc@example.test']);
@@ -74,7 +74,7 @@ describe('mail: dispatcher', function () {
     }
     assert.equal(rows[3]?.status, 'pending', 'not yet due');
     assert.equal(rows[3]?.attempts, 0);
-    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 0 });
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 });
 
     // Delivered, the token leaves the outbox (tokens are kept only as hashes); the rest stays.
     const payloads = await storedPayloads();
@@ -96,7 +96,7 @@ describe('mail: dispatcher', function () {
     const mailer = dispatcher({ transport: transport(`smtp://127.0.0.1:${port}`) });
 
     const before = Date.now();
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0, voided: 0 });
     let rows = await outboxRows(db.knex);
     for (const row of rows) {
       assert.equal(row.status, 'pending');
@@ -106,12 +106,12 @@ describe('mail: dispatcher', function () {
       assert.match(row.last_error ?? '', /ECONNREFUSED|ESOCKET|ECONNECTION/);
       assert.ok(!(row.last_error ?? '').includes(TOKEN));
     }
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 }, 'nothing due before the backoff ends');
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 }, 'nothing due before the backoff ends');
 
     // Second failure: the backoff grows.
     await db.knex('outbox').update({ next_attempt_at: Date.now() });
     const second = Date.now();
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 3, dead: 0, voided: 0 });
     rows = await outboxRows(db.knex);
     for (const row of rows) {
       assert.equal(row.attempts, 2);
@@ -120,7 +120,7 @@ describe('mail: dispatcher', function () {
 
     const smtp = await server({ port });
     await db.knex('outbox').update({ next_attempt_at: Date.now() });
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 3, retried: 0, dead: 0 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 3, retried: 0, dead: 0, voided: 0 });
     assert.deepEqual(smtp.messages.map((m) => m.envelopeTo[0]).sort(), ['one@example.test', 'three@example.test', 'two@example.test']);
     rows = await outboxRows(db.knex);
     assert.deepEqual(
@@ -137,15 +137,15 @@ describe('mail: dispatcher', function () {
     const port = await freePort();
     await insertMail(db.knex, [{}]);
     const mailer = dispatcher({ transport: transport(`smtp://127.0.0.1:${port}`), maxAttempts: 2 });
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 1, dead: 0 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 1, dead: 0, voided: 0 });
     await db.knex('outbox').update({ next_attempt_at: Date.now() });
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 1 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 1, voided: 0 });
     const [row] = await outboxRows(db.knex);
     assert.equal(row?.status, 'dead');
     assert.equal(row?.attempts, 2);
     assert.equal(row?.claimed_by, null);
     await db.knex('outbox').update({ next_attempt_at: Date.now() });
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 }, 'dead rows are not claimed');
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 }, 'dead rows are not claimed');
     // Not delivered: the token stays, so that mail:retry can still send the mail.
     assert.match([...(await storedPayloads()).values()][0] ?? '', new RegExp(TOKEN));
   });
@@ -153,7 +153,7 @@ describe('mail: dispatcher', function () {
   it('marks a mail dead at once when the server rejects the recipient with 550', async () => {
     const smtp = await server({ reject: (address) => address.startsWith('nobody@') });
     await insertMail(db.knex, [{ address: 'nobody@example.test' }, { address: 'somebody@example.test' }]);
-    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 1 });
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 1, voided: 0 });
     const [rejected, delivered] = await outboxRows(db.knex);
     assert.equal(rejected?.status, 'dead');
     assert.equal(rejected?.attempts, 1);
@@ -171,7 +171,7 @@ describe('mail: dispatcher', function () {
       await db.knex('outbox').delete();
       await insertMail(db.knex, [{ address: 'aa@example.test' }, { address: 'bb@example.test' }]);
       const url = refuse === 'login' ? `smtp://contacts:wrong-password@127.0.0.1:${smtp.port}` : smtp.url;
-      assert.deepEqual(await dispatcher({ transport: transport(url) }).dispatchOnce(), { sent: 0, retried: 2, dead: 0 }, refuse);
+      assert.deepEqual(await dispatcher({ transport: transport(url) }).dispatchOnce(), { sent: 0, retried: 2, dead: 0, voided: 0 }, refuse);
       for (const row of await outboxRows(db.knex)) {
         assert.equal(row.status, 'pending', refuse);
         assert.equal(row.attempts, 1, refuse);
@@ -184,7 +184,7 @@ describe('mail: dispatcher', function () {
   it('marks a mail dead when the server refuses its content with a 5xx', async () => {
     const smtp = await server({ refuse: 'content' });
     await insertMail(db.knex, [{ address: 'aa@example.test' }]);
-    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 1 });
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 1, voided: 0 });
     const [row] = await outboxRows(db.knex);
     assert.equal(row?.status, 'dead');
     assert.match(row?.last_error ?? '', /554/);
@@ -198,7 +198,7 @@ describe('mail: dispatcher', function () {
       { kind: 'request.unknown' },
       { payload: '{broken' },
     ]);
-    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 4 });
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 0, retried: 0, dead: 4, voided: 0 });
     assert.equal(smtp.messages.length, 0);
     for (const row of await outboxRows(db.knex)) assert.equal(row.status, 'dead');
   });
@@ -240,7 +240,7 @@ describe('mail: dispatcher', function () {
       { address: 'expired@example.test', claimedBy: 'crashed-worker', claimedUntil: now - 1 },
       { address: 'leased@example.test', claimedBy: 'busy-worker', claimedUntil: now + 60_000 },
     ]);
-    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 0 });
+    assert.deepEqual(await dispatcher({ transport: transport(smtp.url) }).dispatchOnce(), { sent: 1, retried: 0, dead: 0, voided: 0 });
     assert.deepEqual(
       smtp.messages.map((m) => m.envelopeTo[0]),
       ['expired@example.test'],
@@ -265,7 +265,7 @@ describe('mail: dispatcher', function () {
     assert.equal(mine?.claimed_by, null);
     assert.equal(mine?.claimed_until, null);
     assert.equal(other?.claimed_by, 'worker-b');
-    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0 });
+    assert.deepEqual(await mailer.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 });
     assert.equal(smtp.messages.length, 0);
   });
 
@@ -291,7 +291,7 @@ describe('mail: dispatcher', function () {
     }
     const released = mailer.releaseLeases();
     release();
-    assert.deepEqual(await round, { sent: 1, retried: 0, dead: 0 });
+    assert.deepEqual(await round, { sent: 1, retried: 0, dead: 0, voided: 0 });
     assert.equal(await released, 0, 'skipped rows were already handed back by the round');
     const rows = await outboxRows(db.knex);
     assert.deepEqual(
@@ -310,7 +310,7 @@ describe('mail: dispatcher', function () {
     await insertMail(db.knex, Array.from({ length: 5 }, () => ({ kind: 'request.done' })));
     const mailer = dispatcher({ transport: transport(smtp.url) });
     const [a, b] = await Promise.all([mailer.dispatchOnce(), mailer.dispatchOnce()]);
-    assert.deepEqual(a, { sent: 5, retried: 0, dead: 0 });
+    assert.deepEqual(a, { sent: 5, retried: 0, dead: 0, voided: 0 });
     assert.equal(a, b);
     assert.equal(smtp.messages.length, 5);
   });

@@ -52,7 +52,7 @@ describe('mail: file transport', () => {
         logger: silentLogger,
         workerId: 'file-worker',
       });
-      assert.deepEqual(await dispatcher.dispatchOnce(), { sent: 1, retried: 0, dead: 0 });
+      assert.deepEqual(await dispatcher.dispatchOnce(), { sent: 1, retried: 0, dead: 0, voided: 0 });
       const [file] = readdirSync(mailDir);
       assert.match(file ?? '', new RegExp(`^\\d{13}-${id}\\.eml$`));
       const mail = await simpleParser(readFileSync(path.join(mailDir, file ?? '')));

@@ -39,7 +39,7 @@ export interface OutboxRowInput {
   claimedBy?: string | null;
   claimedUntil?: number | null;
   attempts?: number;
-  status?: 'pending' | 'sent' | 'dead';
+  status?: 'pending' | 'sent' | 'dead' | 'void';
 }
 
 /** Inserts outbox rows the way src/domain/outbox.ts does (request_id left NULL: no request rows needed). */

@@ -56,7 +56,7 @@ describe('worker: jobs', () => {
       assert.deepEqual(await sids(), ['live']);
     });
 
-    it('deletes sent mail older than the retention period, never pending, dead or recent mail', async () => {
+    it('deletes sent and void mail older than the retention period, never pending, dead or recent mail', async () => {
       const now = Date.now();
       const old = now - config.retentionMs - DAY;
       const ids = await insertMail(db.knex, [
@@ -65,15 +65,18 @@ describe('worker: jobs', () => {
         { status: 'pending', nextAttemptAt: old, attempts: 3 },
         { status: 'dead', nextAttemptAt: old, attempts: 8 },
         { status: 'sent' },
+        { status: 'void' },
+        { status: 'void' },
       ]);
-      const [sentOld, sentRecent, pendingOld, deadOld, sentJustInside] = ids as [number, number, number, number, number];
+      const [sentOld, sentRecent, pendingOld, deadOld, sentJustInside, voidOld, voidRecent] = ids as [number, number, number, number, number, number, number];
       await db.knex('outbox').where('id', sentOld).update({ sent_at: old, created_at: old });
       await db.knex('outbox').where('id', sentRecent).update({ sent_at: now - DAY, created_at: old });
       await db.knex('outbox').where('id', sentJustInside).update({ sent_at: now - config.retentionMs + HOUR, created_at: old });
-      await db.knex('outbox').whereIn('id', [pendingOld, deadOld]).update({ created_at: old });
+      await db.knex('outbox').whereIn('id', [pendingOld, deadOld, voidOld]).update({ created_at: old });
+      await db.knex('outbox').where('id', voidRecent).update({ created_at: now - DAY });
 
       const result = await purgeOldRows({ knex: db.knex, config, jobsInSql: true }, now);
-      assert.equal(result.outbox, 1);
+      assert.equal(result.outbox, 2);
       assert.deepEqual(
         (await outboxRows(db.knex)).map((row) => [row.id, row.status]),
         [
@@ -81,6 +84,7 @@ describe('worker: jobs', () => {
           [pendingOld, 'pending'],
           [deadOld, 'dead'],
           [sentJustInside, 'sent'],
+          [voidRecent, 'void'],
         ],
       );
     });
@@ -191,7 +195,7 @@ describe('worker: jobs', () => {
         Array.from({ length: 10 }, (_, i) => ({ kind: 'request.done', address: `d${i}@example.test` })),
       );
       const { dispatcher, rounds } = countingDispatcher(smtp.url, 3);
-      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 10, retried: 0, dead: 0 });
+      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 10, retried: 0, dead: 0, voided: 0 });
       // 3 + 3 + 3 + 1, then a round that finds nothing ends the loop.
       assert.deepEqual(
         rounds.map((r) => r.sent),
@@ -205,7 +209,7 @@ describe('worker: jobs', () => {
       assert.ok((await outboxRows(db.knex)).every((row) => row.status === 'sent'));
       // Nothing left: the next run is a single empty round.
       rounds.length = 0;
-      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 0, retried: 0, dead: 0 });
+      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 0, retried: 0, dead: 0, voided: 0 });
       assert.equal(rounds.length, 1);
     });
 
@@ -219,7 +223,7 @@ describe('worker: jobs', () => {
         { kind: 'request.done', address: 'c@example.test' },
       ]);
       const { dispatcher, rounds } = countingDispatcher(smtp.url, 2);
-      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 3, retried: 0, dead: 2 });
+      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 3, retried: 0, dead: 2, voided: 0 });
       assert.equal(rounds.length, 4);
       assert.deepEqual((await outboxRows(db.knex)).map((row) => row.status), ['sent', 'dead', 'sent', 'dead', 'sent']);
     });
@@ -229,7 +233,7 @@ describe('worker: jobs', () => {
       const port = await freePort();
       await insertMail(db.knex, Array.from({ length: 5 }, (_, i) => ({ kind: 'request.done', address: `r${i}@example.test` })));
       const { dispatcher, rounds } = countingDispatcher(`smtp://127.0.0.1:${port}`, 2);
-      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 0, retried: 5, dead: 0 });
+      assert.deepEqual(await drainOutbox(dispatcher, 30_000), { sent: 0, retried: 5, dead: 0, voided: 0 });
       assert.deepEqual(
         rounds.map((r) => r.retried),
         [2, 2, 1, 0],
@@ -243,7 +247,7 @@ describe('worker: jobs', () => {
         async dispatchOnce() {
           calls += 1;
           await new Promise((resolve) => setTimeout(resolve, 10));
-          return { sent: 1, retried: 0, dead: 0 };
+          return { sent: 1, retried: 0, dead: 0, voided: 0 };
         },
         releaseLeases: async () => 0,
       };
@@ -251,7 +255,7 @@ describe('worker: jobs', () => {
       const total = await drainOutbox(endless, 100);
       const took = Date.now() - started;
       assert.ok(took >= 100 && took < 2_000, `ran ${took} ms`);
-      assert.deepEqual(total, { sent: calls, retried: 0, dead: 0 });
+      assert.deepEqual(total, { sent: calls, retried: 0, dead: 0, voided: 0 });
       assert.ok(calls >= 5);
     });
   });

@@ -339,6 +339,9 @@ describe('worker: the real worker process', function () {
     // Requests live 3 hours and are reminded 2 hours before they expire: move them an hour and a
     // minute into their life, so the first sweep finds them due.
     await db.knex('change_requests').update({ created_at: db.knex.raw('created_at - ?', [61 * 60_000]), expires_at: db.knex.raw('expires_at - ?', [61 * 60_000]) });
+    // The code of the new contact's first mail, read before that mail is sent or made void.
+    const original = (await outboxMails(db.knex, { requestId: one.request.id, kind: 'request.confirm' })).find((m) => m.to === one.newTech.email)?.token;
+    assert.ok(original);
     const w = worker(smtp.url, { REMIND_BEFORE: '2 hours' });
     await w.ready();
     const subject = (t: typeof one) => `Reminder: the change of contacts for ${t.service.name} expires soon`;
@@ -358,7 +361,16 @@ describe('worker: the real worker process', function () {
       },
       { what: 'three more reminder sweeps', intervalMs: 100 },
     );
-    await waitFor(() => allSent(), { what: 'every row sent' });
+    // A first confirmation still queued when its party's reminder replaced its code is not sent
+    // (void): the reminder carries the code that works. Whether any was still queued depends on
+    // which job ran first.
+    await waitFor(
+      async () =>
+        ((await db.knex('outbox').select('status', 'kind')) as { status: string; kind: string }[]).every(
+          (row) => row.status === 'sent' || (row.status === 'void' && row.kind === 'request.confirm'),
+        ),
+      { what: 'every row sent, or void for a confirmation whose code a reminder replaced' },
+    );
 
     assert.equal(reminders().length, 3);
     assert.equal(messagesTo(smtp, one.admin.email, subject(one)).length, 1);
@@ -374,9 +386,6 @@ describe('worker: the real worker process', function () {
     const [reminder] = messagesTo(smtp, one.newTech.email, subject(one));
     assert.ok(reminder);
     const fresh = tokenFromLink(reminder, one.request.id);
-    const confirmation = messagesTo(smtp, one.newTech.email).find((m) => m.subject?.startsWith('Your consent is needed'));
-    assert.ok(confirmation);
-    const original = tokenFromLink(confirmation, one.request.id);
     assert.ok(fresh !== original);
     assert.equal(
       await refusalKey(domain.requests.decide(one.request.id, one.newTech.id, { token: original, decision: 'accept' }, CTX)),
