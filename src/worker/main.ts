@@ -1,6 +1,7 @@
 // Composition root of the worker process: Agenda (jobs in the SQL database through our Knex
 // backend, or in MongoDB when MONGODB_URL is set) running the outbox, expiry, reminder and purge jobs.
 import { Agenda } from 'agenda';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { loadConfig } from '../config.js';
 import { createKnex, migrateLatest } from '../db/knex.js';
@@ -21,14 +22,20 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
   const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient });
   await migrateLatest(knex);
-  const workerId = `${hostname()}:${process.pid}`;
+  // Unique even when two containers share a host name and a pid (both pid 1, say): a worker only
+  // marks, and at shutdown releases, the outbox rows its own id claimed. At most 80 characters.
+  const workerId = `${hostname().slice(0, 48)}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const domain = createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const transport = createTransport(config, { logger });
   const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: config.publicUrl, defaultTimeZone: config.defaultTimeZone });
   const dispatcher = createDispatcher({ knex, transport, renderer, logger, workerId });
 
   const agenda = new Agenda({
-    backend: createAgendaBackend({ knex, mongodbUrl: config.mongodbUrl }),
+    backend: createAgendaBackend({
+      knex,
+      mongodbUrl: config.mongodbUrl,
+      onUnlockError: (error, jobId) => logger.warn({ err: error, jobId }, 'could not release a job lock; it expires with its lifetime'),
+    }),
     name: workerId,
     processEvery: Math.min(config.dispatchEveryMs, 1000),
     defaultLockLifetime: 5 * 60_000,

@@ -12,13 +12,15 @@ export interface AgendaBackendOptions {
   mongodbUrl?: string | undefined;
   /** SQL table of the Knex backend (default `agenda_jobs`). */
   tableName?: string;
+  /** Knex backend: told about a failed unlock (see KnexJobRepositoryOptions.onUnlockError). */
+  onUnlockError?: (error: unknown, jobId: number) => void;
 }
 
 /**
  * The worker's job store: MongoDB when configured, else the app's own SQL database. Agenda's
  * stop()/drain() closes the MongoDB connection it opened; the Knex instance is never closed here.
  */
-export function createAgendaBackend({ knex, mongodbUrl, tableName }: AgendaBackendOptions): AgendaBackend {
+export function createAgendaBackend({ knex, mongodbUrl, tableName, onUnlockError }: AgendaBackendOptions): AgendaBackend {
   if (mongodbUrl) return new MongoBackend({ address: mongodbUrl });
-  return new KnexBackend({ knex, tableName });
+  return new KnexBackend({ knex, tableName, onUnlockError });
 }

@@ -1,12 +1,14 @@
 import type { Knex } from 'knex';
 import type { AgendaBackend } from 'agenda';
-import { KnexJobRepository } from './knex-job-repository.js';
+import { KnexJobRepository, type KnexJobRepositoryOptions } from './knex-job-repository.js';
 
 export interface KnexBackendOptions {
   /** A ready Knex instance (sqlite3 or pg), shared with the rest of the app. */
   knex: Knex;
   /** Defaults to `agenda_jobs`. The table must exist (see the migration); it is not created here. */
   tableName?: string;
+  /** See KnexJobRepositoryOptions.onUnlockError. */
+  onUnlockError?: KnexJobRepositoryOptions['onUnlockError'];
 }
 
 /**
@@ -24,8 +26,8 @@ export class KnexBackend implements AgendaBackend {
    */
   readonly ownsConnection = true;
 
-  constructor({ knex, tableName }: KnexBackendOptions) {
-    this.repository = new KnexJobRepository({ knex, tableName });
+  constructor({ knex, tableName, onUnlockError }: KnexBackendOptions) {
+    this.repository = new KnexJobRepository({ knex, tableName, onUnlockError });
     this.name = this.repository.dialect === 'postgres' ? 'Knex (PostgreSQL)' : 'Knex (SQLite)';
   }
 

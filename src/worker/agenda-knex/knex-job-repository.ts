@@ -33,6 +33,12 @@ export interface KnexJobRepositoryOptions {
   knex: Knex;
   /** Defaults to `agenda_jobs`, the table of migration 20261124020000_create_agenda_jobs. */
   tableName?: string;
+  /**
+   * Told about a failed unlockJob (a busy or lost database). Agenda calls unlockJob without
+   * awaiting it, so its failure would otherwise be an unhandled rejection, which ends the process;
+   * the lock left behind expires after its lifetime like a crashed worker's.
+   */
+  onUnlockError?: (error: unknown, jobId: number) => void;
 }
 
 type Db = Knex | Knex.Transaction;
@@ -110,8 +116,11 @@ export class KnexJobRepository implements JobRepository {
   private readonly claimsInFlight = new Set<Promise<unknown>>();
   private acceptingClaims = true;
 
-  constructor({ knex, tableName = 'agenda_jobs' }: KnexJobRepositoryOptions) {
+  private readonly onUnlockError: (error: unknown, jobId: number) => void;
+
+  constructor({ knex, tableName = 'agenda_jobs', onUnlockError = () => undefined }: KnexJobRepositoryOptions) {
     this.knex = knex;
+    this.onUnlockError = onUnlockError;
     this.tableName = tableName;
     this.dialect = detectDialect(knex);
   }
@@ -306,7 +315,11 @@ export class KnexJobRepository implements JobRepository {
     const query = this.table().where('id', id).whereNotNull('next_run_at');
     const claim = this.claims.get(id);
     if (claim) query.where('locked_at', claim.lockedAt);
-    await query.update({ locked_at: null });
+    try {
+      await query.update({ locked_at: null });
+    } catch (error) {
+      this.onUnlockError(error, id);
+    }
     this.claims.delete(id);
   }
 

@@ -431,6 +431,18 @@ describe('Knex backend specifics', function () {
     assert.deepEqual(again.data, { key: 1, v: 2 });
   });
 
+  it('reports a failed unlockJob instead of rejecting: Agenda does not await it', async function () {
+    const saved = await save({ name: 'unlock-fails' });
+    const lost = db.connect();
+    await lost.destroy();
+    const reported: [unknown, number][] = [];
+    const broken = new KnexJobRepository({ knex: lost, onUnlockError: (error, jobId) => reported.push([error, jobId]) });
+    await broken.unlockJob(saved);
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0]?.[1], Number(saved._id));
+    assert.ok(reported[0]?.[0] instanceof Error);
+  });
+
   it('on disconnect releases the locks it holds for jobs not started, and takes no new ones', async function () {
     const backend = new KnexBackend({ knex: db.knex });
     await backend.connect();

@@ -2,7 +2,7 @@
 // and keeps what it prints: its pino log lines (JSON on stdout) and stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
@@ -26,7 +26,7 @@ export interface ExitStatus {
 export interface WorkerProcess {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** The dispatcher's `claimed_by` value for this process (`${hostname()}:${pid}`, see main.ts). */
+  /** The dispatcher's `claimed_by` value for this process (see main.ts), once it has started. */
   readonly workerId: string;
   readonly exited: Promise<ExitStatus>;
   /** Null while running. */
@@ -109,7 +109,12 @@ export function startWorker(options: WorkerEnv): WorkerProcess {
   const worker: WorkerProcess = {
     child,
     pid,
-    workerId: `${hostname()}:${pid}`,
+    // The id the worker chose (host name, pid and a random part), as its start line logs it.
+    get workerId(): string {
+      const started = logs().find((line) => line.msg === 'worker started');
+      if (typeof started?.workerId !== 'string') throw new Error(`worker ${pid} has not logged its start yet`);
+      return started.workerId;
+    },
     exited,
     exitStatus: () => status,
     stdout: () => out,
