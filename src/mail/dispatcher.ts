@@ -134,7 +134,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // 12 attempts span roughly half an hour to an hour of backoff: an SMTP outage of that length loses nothing.
   const maxAttempts = deps.maxAttempts ?? 12;
   // A row is only started while at least this much of its lease is left, so that a send (bounded
-  // by the SMTP timeouts) normally ends before another worker may take the row over.
+  // by the SMTP timeouts) normally ends before another worker may take the row over. While a
+  // round runs, its leases are renewed every quarter of their length (see run), so a slow send
+  // does not outlive them either.
   const leaseMargin = leaseMs / 2;
   const logger = deps.logger.child({ component: 'mail-dispatcher', workerId });
   if (workerId.length === 0 || workerId.length > 80) throw new Error('workerId must be 1 to 80 characters');
@@ -252,7 +254,49 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const result: DispatchResult = { sent: 0, retried: 0, dead: 0, voided: 0 };
     const rows = await voidStale(await claim(), result);
     if (rows.length === 0) return result;
+    const leases = renewLeasesWhileRunning(Math.min(...rows.map((row) => Number(row.claimed_until))));
+    try {
+      return await send(rows, result, leases);
+    } finally {
+      await leases.stop();
+    }
+  }
 
+  /**
+   * Renews the leases of this worker's rows (those not yet recorded as sent, failed or handed
+   * back) every quarter of their length, so that a send slower than the lease (connection and
+   * greeting timeouts, a server slow to answer) cannot let another worker take the row and send
+   * it again. `until()` is when the leases surely last: no new send starts too close to it.
+   */
+  function renewLeasesWhileRunning(claimedUntil: number): { until(): number; stop(): Promise<void> } {
+    let until = claimedUntil;
+    let renewing: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      if (renewing) return;
+      const next = now() + leaseMs;
+      renewing = knex('outbox')
+        .where({ claimed_by: workerId, status: 'pending' })
+        .update({ claimed_until: next })
+        .then(
+          () => {
+            until = next;
+          },
+          (error: unknown) => logger.warn({ error: describeError(error) }, 'could not renew the leases of the mail being sent'),
+        )
+        .finally(() => {
+          renewing = undefined;
+        });
+    }, leaseMs / 4);
+    return {
+      until: () => until,
+      async stop() {
+        clearInterval(timer);
+        await renewing;
+      },
+    };
+  }
+
+  async function send(rows: OutboxRow[], result: DispatchResult, leases: { until(): number }): Promise<DispatchResult> {
     // "sent" updates are batched: one UPDATE per SENT_FLUSH_EVERY mails rather than one per mail,
     // but often enough that a crash resends only a handful. They run one after the other in the
     // background: a runner goes on with its next mail instead of waiting for the UPDATE.
@@ -271,7 +315,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     let next = 0;
     const runner = async (): Promise<void> => {
       for (let row = rows[next++]; row !== undefined; row = rows[next++]) {
-        if (stopping || now() > Number(row.claimed_until) - leaseMargin) {
+        if (stopping || now() > leases.until() - leaseMargin) {
           skipped.push(row.id);
           continue;
         }

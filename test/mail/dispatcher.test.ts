@@ -252,6 +252,37 @@ describe('mail: dispatcher', function () {
     assert.equal(leased?.claimed_by, 'busy-worker');
   });
 
+  it('renews its leases while a slow send runs: another worker does not take the rows, and the round goes on', async () => {
+    const smtp = await server();
+    await insertMail(db.knex, [{ address: 'slow@example.test' }, { address: 'next@example.test' }]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sentBySlow: string[] = [];
+    let sends = 0;
+    const slow: MailTransport = {
+      kind: 'file',
+      async send(mail) {
+        sends += 1;
+        if (sends === 1) await gate;
+        sentBySlow.push(mail.to.address);
+      },
+      async close() {},
+    };
+    // A 1 s lease, renewed every 250 ms; the first send outlasts it two and a half times.
+    const round = dispatcher({ transport: slow, concurrency: 1, leaseMs: 1000 }).dispatchOnce();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(sends, 1);
+    const other = dispatcher({ transport: transport(smtp.url), workerId: 'worker-b', leaseMs: 1000 });
+    assert.deepEqual(await other.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 }, 'the leases were renewed');
+    release();
+    // The lease is still long enough for the next row: it is sent in this round, not skipped.
+    assert.deepEqual(await round, { sent: 2, retried: 0, dead: 0, voided: 0 });
+    assert.deepEqual(sentBySlow, ['slow@example.test', 'next@example.test']);
+    assert.deepEqual(await other.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 });
+    assert.equal(smtp.messages.length, 0);
+    assert.deepEqual((await outboxRows(db.knex)).map((row) => [row.status, row.claimed_by]), [['sent', null], ['sent', null]]);
+  });
+
   it('releaseLeases hands this worker’s rows back and stops dispatching', async () => {
     const smtp = await server();
     const now = Date.now();
