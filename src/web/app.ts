@@ -110,7 +110,7 @@ export function createApp(deps: WebDeps): Express {
   app.use(contactsRoutes(domain));
   app.use(servicesRoutes(domain, rateLimits));
   app.use(requestsRoutes(domain, rateLimits));
-  app.use(profileRoutes(domain, config.defaultTimeZone));
+  app.use(profileRoutes(domain, rateLimits, config.defaultTimeZone));
 
   // The development mailbox exists only when mail goes to files instead of an SMTP server.
   if (!config.smtpUrl && config.env !== 'production') app.use(devMailRoutes(config));

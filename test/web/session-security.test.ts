@@ -69,6 +69,30 @@ describe('web: sessions, passwords and logs', () => {
     await fresh.post('/login').type('form').send({ _csrf: csrfTokenOf(page.text), handle: account.handle, password: long }).expect(303);
   });
 
+  it('limits password checks of a logged-in account: 10 in 15 minutes, then 429 at the field, nothing changed', async () => {
+    const account = await addAccount(t.domain);
+    const { agent, csrf } = await loginAgent(t.app, account.handle);
+    // A right password takes its check back.
+    await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: `right-${account.email}`, password: TEST_PASSWORD }).expect(303);
+    for (let i = 0; i < 10; i++) {
+      const form = i % 2 === 0 ? '/profile/email' : '/profile/password';
+      const body = i % 2 === 0 ? { email: 'thief@example.test', password: `guess ${i}` } : { currentPassword: `guess ${i}`, newPassword: 'a long enough new password' };
+      await agent.post(form).type('form').send({ _csrf: csrf, ...body }).expect(422);
+    }
+    const blocked = await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: 'thief@example.test', password: TEST_PASSWORD }).expect(429);
+    assert.ok(Number(blocked.headers['retry-after']) > 0);
+    assert.match(blocked.text, /Too many attempts/);
+    assert.match(blocked.text, /href="#field-password"/, 'the wait is shown at the password field');
+    assert.match(blocked.text, /value="thief@example.test"/, 'the input is kept');
+    await agent.post('/profile/password').type('form').send({ _csrf: csrf, currentPassword: TEST_PASSWORD, newPassword: 'a long enough new password' }).expect(429);
+    const row = (await t.db.knex('accounts').where({ id: account.id }).first('email')) as { email: string };
+    assert.equal(row.email, `right-${account.email}`);
+    // Another account is not affected.
+    const other = await addAccount(t.domain);
+    const o = await loginAgent(t.app, other.handle);
+    await o.agent.post('/profile/email').type('form').send({ _csrf: o.csrf, email: `new-${other.email}`, password: TEST_PASSWORD }).expect(303);
+  });
+
   it('ends the other sessions of the account on a password change, and keeps this one and other accounts\' sessions', async () => {
     const account = await addAccount(t.domain);
     const other = await addAccount(t.domain);

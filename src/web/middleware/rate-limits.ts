@@ -58,6 +58,14 @@ export interface RateLimits {
   beginLogin(handle: string, ip: string): Promise<void>;
   /** A correct password: the attempt no longer counts against the handle or the client. */
   loginSucceeded(handle: string, ip: string): Promise<void>;
+  /**
+   * Counts a check of a logged-in account's password (changing the e-mail address or the
+   * password) before it is made; throws RateLimitedError once there were too many. A session
+   * alone must not allow guessing the password, nor an argon2 hash per request without end.
+   */
+  beginPasswordCheck(accountId: number): Promise<void>;
+  /** The password was right: the check no longer counts. */
+  passwordCheckSucceeded(accountId: number): Promise<void>;
   /** Throws RateLimitedError if this account, or this client, has sent too many wrong tokens. */
   checkToken(requestId: number, accountId: number, ip: string): Promise<void>;
   /** Counts a wrong token for this account on this request, and for this client. */
@@ -106,6 +114,7 @@ export function createRateLimits(knex: Knex): RateLimits {
   const loginPerHandle = limiter(knex, 'login_handle', 100, 60 * 60);
   // Failures of one client over every handle: a guess or two at each of many customer IDs.
   const loginPerClient = limiter(knex, 'login_client', 50, 60 * 60);
+  const passwordChecks = limiter(knex, 'password_check', 10, 15 * 60);
   const tokenPerParty = limiter(knex, 'token_request', 10, 60 * 60);
   const tokenPerIp = limiter(knex, 'token_ip', 30, 60 * 60);
   const creations = limiter(knex, 'request_create', 30, 60 * 60);
@@ -123,6 +132,12 @@ export function createRateLimits(knex: Knex): RateLimits {
     async loginSucceeded(handle, ip) {
       const client = clientKey(ip);
       await Promise.all([loginPerHandleIp.delete(`${handle}|${client}`), loginPerHandle.reward(handle, 1), loginPerClient.reward(client, 1)]);
+    },
+    async beginPasswordCheck(accountId) {
+      await passwordChecks.consume(String(accountId)).catch(toError);
+    },
+    async passwordCheckSucceeded(accountId) {
+      await passwordChecks.reward(String(accountId), 1);
     },
     async checkToken(requestId, accountId, ip) {
       await ensureAllowed(tokenPerParty, `${requestId}|${accountId}`);

@@ -5,6 +5,7 @@ import { timeZoneName } from '../../i18n/dates.js';
 import { field, parseForm } from '../forms.js';
 import { currentAccount, requireLogin } from '../middleware/auth.js';
 import { flash, noStore } from '../middleware/locals.js';
+import type { RateLimits } from '../middleware/rate-limits.js';
 import { withFormErrors } from '../render-errors.js';
 
 interface RenderOptions {
@@ -15,7 +16,13 @@ interface RenderOptions {
   timeZoneErrors?: Record<string, string>;
 }
 
-export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
+/** A rate limit's wait, which withFormErrors gives as `form`, shown at the password field it is about. */
+function atPasswordField(errors: Record<string, string>, field: string): Record<string, string> {
+  const { form, ...rest } = errors;
+  return form === undefined ? errors : { ...rest, [field]: form };
+}
+
+export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTimeZone: string): Router {
   const router = Router();
   router.use('/profile', requireLogin, noStore);
   // The zones offered, once per process: Intl's list as values, with readable labels in their order.
@@ -60,11 +67,14 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
     await withFormErrors(
       res,
       async () => {
-        await domain.accounts.changeEmail(currentAccount(req).id, form, { ip: req.ip ?? null });
+        const { id } = currentAccount(req);
+        await rateLimits.beginPasswordCheck(id);
+        await domain.accounts.changeEmail(id, form, { ip: req.ip ?? null });
+        await rateLimits.passwordCheckSucceeded(id);
         flash(req, { type: 'success', key: 'profile.emailChanged' });
         res.redirect(303, '/profile');
       },
-      (errors) => render(req, res, { emailValues: { email: form.email }, emailErrors: errors }),
+      (errors) => render(req, res, { emailValues: { email: form.email }, emailErrors: atPasswordField(errors, 'password') }),
     );
   });
 
@@ -73,12 +83,15 @@ export function profileRoutes(domain: Domain, defaultTimeZone: string): Router {
     await withFormErrors(
       res,
       async () => {
+        const { id } = currentAccount(req);
+        await rateLimits.beginPasswordCheck(id);
         // This session stays logged in: it takes the new password's time as its own.
-        req.session.passwordChangedAt = await domain.accounts.changePassword(currentAccount(req).id, form, { ip: req.ip ?? null }, req.sessionID);
+        req.session.passwordChangedAt = await domain.accounts.changePassword(id, form, { ip: req.ip ?? null }, req.sessionID);
+        await rateLimits.passwordCheckSucceeded(id);
         flash(req, { type: 'success', key: 'profile.passwordChanged' });
         res.redirect(303, '/profile');
       },
-      (errors) => render(req, res, { passwordErrors: errors }),
+      (errors) => render(req, res, { passwordErrors: atPasswordField(errors, 'currentPassword') }),
     );
   });
 
