@@ -5,7 +5,7 @@ import { endSessionsOf } from '../domain/sessions.js';
 import { ValidationError, type Message } from '../domain/errors.js';
 import { parseHandle } from '../domain/handles.js';
 import { importAccounts, importServices, type ImportOptions, type ImportProgress } from '../domain/imports.js';
-import { listRequests } from '../domain/request-reports.js';
+import { listRequests, MAX_REPORT_LIMIT } from '../domain/request-reports.js';
 import { parseRowId } from '../domain/row-ids.js';
 import { listMail, retryMail } from '../mail/outbox-admin.js';
 import type { CliContext } from './context.js';
@@ -149,7 +149,12 @@ export async function listRequestsTable({ context, io, t }: CommandEnv, options:
     formatTimestamp(row.expiresAt),
   ]);
   for (const line of formatTable(headers, table)) io.out(line);
-  io.out(rows.length < total ? t('cli.requests.newest', { rows: rows.length, total }) : t('cli.requests.total', { rows: rows.length }));
+  if (rows.length === total) {
+    io.out(t('cli.requests.total', { rows: rows.length }));
+    return;
+  }
+  io.out(t('cli.requests.newest', { rows: rows.length, total }));
+  if (rows.length < MAX_REPORT_LIMIT) io.out(t('cli.requests.more', { max: MAX_REPORT_LIMIT }));
 }
 
 export async function listMailTable({ context, io, t }: CommandEnv, options: { dead?: boolean; limit?: string }): Promise<void> {

@@ -118,7 +118,7 @@ function secretsOf(row: OutboxRow): string[] {
 }
 
 /** last_error of a mail marked `void`, for mail:list. */
-export const VOID_REASON = 'not sent: its code no longer works (the request was closed or the code replaced by a newer mail)';
+export const VOID_REASON = 'not sent: code no longer works';
 
 function isPostgres(knex: Knex): boolean {
   return (knex.client as { dialect?: string }).dialect === 'postgresql';
@@ -254,7 +254,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const result: DispatchResult = { sent: 0, retried: 0, dead: 0, voided: 0 };
     const rows = await voidStale(await claim(), result);
     if (rows.length === 0) return result;
-    const leases = renewLeasesWhileRunning(Math.min(...rows.map((row) => Number(row.claimed_until))));
+    const leases = renewLeasesWhileRunning(rows.map((row) => row.id), Math.min(...rows.map((row) => Number(row.claimed_until))));
     try {
       return await send(rows, result, leases);
     } finally {
@@ -263,22 +263,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   /**
-   * Renews the leases of this worker's rows (those not yet recorded as sent, failed or handed
-   * back) every quarter of their length, so that a send slower than the lease (connection and
-   * greeting timeouts, a server slow to answer) cannot let another worker take the row and send
-   * it again. `until()` is when the leases surely last: no new send starts too close to it.
+   * Renews the leases of this round's rows that this worker still holds (not yet recorded as
+   * sent, failed or handed back) every quarter of their length, so that a send slower than the
+   * lease (connection and greeting timeouts, a server slow to answer) cannot let another worker
+   * take the row and send it again. `until()` is when the leases surely last: no new send starts
+   * too close to it; `holds(id)` is false for a row the last renewal no longer found ours.
    */
-  function renewLeasesWhileRunning(claimedUntil: number): { until(): number; stop(): Promise<void> } {
+  function renewLeasesWhileRunning(ids: number[], claimedUntil: number): { until(): number; holds(id: number): boolean; stop(): Promise<void> } {
     let until = claimedUntil;
+    let held: Set<number> | undefined;
     let renewing: Promise<void> | undefined;
     const timer = setInterval(() => {
       if (renewing) return;
       const next = now() + leaseMs;
       renewing = knex('outbox')
-        .where({ claimed_by: workerId, status: 'pending' })
-        .update({ claimed_until: next })
+        .whereIn('id', ids)
+        .andWhere({ claimed_by: workerId, status: 'pending' })
+        .update({ claimed_until: next }, ['id'])
         .then(
-          () => {
+          (renewed: { id: number | string }[]) => {
+            held = new Set(renewed.map((row) => Number(row.id)));
             until = next;
           },
           (error: unknown) => logger.warn({ error: describeError(error) }, 'could not renew the leases of the mail being sent'),
@@ -289,6 +293,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }, leaseMs / 4);
     return {
       until: () => until,
+      holds: (id) => held === undefined || held.has(id),
       async stop() {
         clearInterval(timer);
         await renewing;
@@ -296,7 +301,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
   }
 
-  async function send(rows: OutboxRow[], result: DispatchResult, leases: { until(): number }): Promise<DispatchResult> {
+  async function send(rows: OutboxRow[], result: DispatchResult, leases: { until(): number; holds(id: number): boolean }): Promise<DispatchResult> {
     // "sent" updates are batched: one UPDATE per SENT_FLUSH_EVERY mails rather than one per mail,
     // but often enough that a crash resends only a handful. They run one after the other in the
     // background: a runner goes on with its next mail instead of waiting for the UPDATE.
@@ -315,6 +320,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     let next = 0;
     const runner = async (): Promise<void> => {
       for (let row = rows[next++]; row !== undefined; row = rows[next++]) {
+        if (!leases.holds(row.id)) continue;
         if (stopping || now() > leases.until() - leaseMargin) {
           skipped.push(row.id);
           continue;

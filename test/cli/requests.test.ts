@@ -49,12 +49,13 @@ describe('cli requests:list', () => {
       const result = await runCli(db.url, ['requests:list', '--limit', '2']);
       assert.equal(result.code, 0, result.stderr);
       const lines = result.stdout.trimEnd().split('\n');
-      assert.equal(lines.length, 5);
+      assert.equal(lines.length, 6);
       assert.match(lines[2] ?? '', new RegExp(`^${fixture.ids.failed}\\s+failed`));
       assert.match(lines[3] ?? '', new RegExp(`^${fixture.ids.pending}\\s+pending`));
-      assert.equal(lines[4], 'Requests: the newest 2 of 3 (--limit shows more).');
+      assert.equal(lines[4], 'Requests shown: 2, the newest of 3.');
+      assert.equal(lines[5], '--limit shows up to 1000.');
       const pt = await runCli(db.url, ['--lang', 'pt', 'requests:list', '--limit', '1']);
-      assert.match(pt.stdout, /^Pedidos: os 1 mais recentes de 3 \(--limit mostra mais\)\.$/m);
+      assert.match(pt.stdout, /^Pedidos mostrados: 1, os mais recentes de 3\.\n--limit mostra até 1000\.$/m);
     });
 
     it('refuses a limit that is not a whole number from 1 to 1000', async () => {

@@ -101,6 +101,32 @@ describe('mail: dispatcher and codes that no longer work', () => {
     assert.deepEqual([...consentMailsTo(admin), ...consentMailsTo(newTech)], []);
   });
 
+  it('a party who decided has no code left: its queued mail is void, the other party\'s still goes out', async () => {
+    const { admin, newTech, requestId } = await newRequest();
+    const token = await f.tokenOf(requestId, admin);
+    assert.equal((await f.domain.requests.decide(requestId, admin.id, { token, decision: 'accept' }, CTX)).outcome, 'waiting');
+    const result = await dispatch();
+    assert.equal(result.voided, 1);
+    assert.deepEqual(consentMailsTo(admin), []);
+    assert.equal(consentMailsTo(newTech).length, 1);
+  });
+
+  it('a reminder replaced by a resend while queued is void; the resent code goes out', async () => {
+    const { admin, newTech, requestId } = await newRequest();
+    await dispatch();
+    f.clock.advance(TTL - 12 * 3600_000);
+    assert.ok((await f.domain.requests.remindDue(24 * 3600_000)) >= 1);
+    await f.domain.requests.resend(requestId, admin.id, CTX);
+    const token = await f.tokenOf(requestId, admin);
+    const before = smtp.messages.length;
+    const result = await dispatch();
+    assert.equal(result.voided, 1, 'the admin\'s reminder');
+    const mine = smtp.messages.slice(before).filter((m) => m.envelopeTo.includes(admin.email));
+    assert.equal(mine.length, 1);
+    assert.ok(mine[0]?.text?.includes(token));
+    assert.ok(smtp.messages.slice(before).some((m) => m.envelopeTo.includes(newTech.email) && /^Reminder/.test(m.subject ?? '')), 'the other party\'s reminder goes out');
+  });
+
   it('a confirmation whose code still works is sent', async () => {
     const { admin, newTech } = await newRequest();
     const result = await dispatch();

@@ -268,11 +268,11 @@ describe('mail: dispatcher', function () {
       },
       async close() {},
     };
-    // A 1 s lease, renewed every 250 ms; the first send outlasts it two and a half times.
-    const round = dispatcher({ transport: slow, concurrency: 1, leaseMs: 1000 }).dispatchOnce();
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // A 4 s lease, renewed every second; the first send outlasts it by half.
+    const round = dispatcher({ transport: slow, concurrency: 1, leaseMs: 4000 }).dispatchOnce();
+    await new Promise((resolve) => setTimeout(resolve, 6000));
     assert.equal(sends, 1);
-    const other = dispatcher({ transport: transport(smtp.url), workerId: 'worker-b', leaseMs: 1000 });
+    const other = dispatcher({ transport: transport(smtp.url), workerId: 'worker-b', leaseMs: 4000 });
     assert.deepEqual(await other.dispatchOnce(), { sent: 0, retried: 0, dead: 0, voided: 0 }, 'the leases were renewed');
     release();
     // The lease is still long enough for the next row: it is sent in this round, not skipped.

@@ -63,6 +63,15 @@ describe('web: rate limits in the database', () => {
     await limits.beginLogin('cc1-ovh', '2001:db8:0:8::1');
   });
 
+  it('a client refused for its own attempts does not count against the handle: alone it cannot lock the owner out', async () => {
+    const limits = createRateLimits(db.knex);
+    const outcomes = await Promise.allSettled(Array.from({ length: 120 }, () => limits.beginLogin('aa1-ovh', '192.0.2.1')));
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 10);
+    const [handleCounter] = (await db.knex('rate_limits').where({ key: 'login_handle:aa1-ovh' }).pluck('points')) as number[];
+    assert.equal(Number(handleCounter), 10);
+    await limits.beginLogin('aa1-ovh', '198.51.100.7');
+  });
+
   it('counts wrong tokens per party of a request, so one party cannot lock the other out', async () => {
     const limits = createRateLimits(db.knex);
     for (let i = 0; i < 10; i++) await limits.tokenFailed(5, 1, `192.0.2.${i}`);

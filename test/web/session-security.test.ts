@@ -72,8 +72,12 @@ describe('web: sessions, passwords and logs', () => {
   it('limits password checks of a logged-in account: 10 in 15 minutes, then 429 at the field, nothing changed', async () => {
     const account = await addAccount(t.domain);
     const { agent, csrf } = await loginAgent(t.app, account.handle);
-    // A right password takes its check back.
+    // A right password takes its check back, also when something else in the form is refused.
     await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: `right-${account.email}`, password: TEST_PASSWORD }).expect(303);
+    for (let i = 0; i < 12; i++) {
+      await agent.post('/profile/password').type('form').send({ _csrf: csrf, currentPassword: TEST_PASSWORD, newPassword: 'short' }).expect(422);
+      await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: 'not an address', password: 'whatever' }).expect(422);
+    }
     for (let i = 0; i < 10; i++) {
       const form = i % 2 === 0 ? '/profile/email' : '/profile/password';
       const body = i % 2 === 0 ? { email: 'thief@example.test', password: `guess ${i}` } : { currentPassword: `guess ${i}`, newPassword: 'a long enough new password' };

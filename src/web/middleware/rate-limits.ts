@@ -125,9 +125,11 @@ export function createRateLimits(knex: Knex): RateLimits {
       const client = clientKey(ip);
       await consumeAll([
         [loginPerHandleIp, `${handle}|${client}`],
-        [loginPerHandle, handle],
         [loginPerClient, client],
       ]);
+      // Only an attempt this client was allowed counts against the handle everywhere: a refused
+      // consume still adds its point, and one client could otherwise lock the owner out alone.
+      await consumeAll([[loginPerHandle, handle]]);
     },
     async loginSucceeded(handle, ip) {
       const client = clientKey(ip);

@@ -13,7 +13,11 @@ import { rateLimited } from '../render-errors.js';
  */
 function renderLogin(req: Request, res: Response, handle: string, rawNext: unknown, error: string | undefined): void {
   const next = safeNextPath(rawNext) ?? '';
-  if (req.method === 'POST') res.locals.returnPath = next ? `/login?next=${encodeURIComponent(next)}` : '/login';
+  if (req.method === 'POST') {
+    const back = `/login?next=${encodeURIComponent(next)}`;
+    // As for a GET (returnPathOf): a way back too long for the switcher's form is left out.
+    res.locals.returnPath = next && back.length <= 1000 ? back : '/login';
+  }
   res.render('login', { title: req.t('login.title'), values: { handle, next }, error });
 }
 

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { ValidationError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { supportedTimeZones, timeZoneLabel } from '../../domain/time-zones.js';
 import { timeZoneName } from '../../i18n/dates.js';
@@ -60,6 +61,19 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
     });
   }
 
+  /** Runs a change that checks the password; its check is given back unless the password was wrong. */
+  async function countingWrongPasswordsOnly<T>(accountId: number, change: () => Promise<T>): Promise<T> {
+    try {
+      const result = await change();
+      await rateLimits.passwordCheckSucceeded(accountId);
+      return result;
+    } catch (error) {
+      const wrong = error instanceof ValidationError && Object.values(error.fields).some((message) => message.key === 'errors.password.wrong');
+      if (!wrong) await rateLimits.passwordCheckSucceeded(accountId);
+      throw error;
+    }
+  }
+
   router.get('/profile', (req, res) => render(req, res));
 
   router.post('/profile/email', async (req, res) => {
@@ -69,8 +83,7 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
       async () => {
         const { id } = currentAccount(req);
         await rateLimits.beginPasswordCheck(id);
-        await domain.accounts.changeEmail(id, form, { ip: req.ip ?? null });
-        await rateLimits.passwordCheckSucceeded(id);
+        await countingWrongPasswordsOnly(id, () => domain.accounts.changeEmail(id, form, { ip: req.ip ?? null }));
         flash(req, { type: 'success', key: 'profile.emailChanged' });
         res.redirect(303, '/profile');
       },
@@ -86,8 +99,9 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
         const { id } = currentAccount(req);
         await rateLimits.beginPasswordCheck(id);
         // This session stays logged in: it takes the new password's time as its own.
-        req.session.passwordChangedAt = await domain.accounts.changePassword(id, form, { ip: req.ip ?? null }, req.sessionID);
-        await rateLimits.passwordCheckSucceeded(id);
+        req.session.passwordChangedAt = await countingWrongPasswordsOnly(id, () =>
+          domain.accounts.changePassword(id, form, { ip: req.ip ?? null }, req.sessionID),
+        );
         flash(req, { type: 'success', key: 'profile.passwordChanged' });
         res.redirect(303, '/profile');
       },
