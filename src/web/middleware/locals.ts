@@ -31,13 +31,16 @@ export function flashParts(t: (key: string, params?: Record<string, unknown>) =>
   });
 }
 
+/** The longest way back the language switcher carries; a longer one is left out. */
+export const MAX_RETURN_PATH = 1000;
+
 /**
  * Where the language switcher leads back to: this page with its query (a search, a confirmation
  * link's code), or, for a form's POST shown again after an error, the page that shows that form (a
  * redirect there is a GET, which the POST's own path may not answer).
  */
 export function returnPathOf(req: Request): string {
-  if (req.method === 'GET' || req.method === 'HEAD') return req.originalUrl.length <= 1000 ? req.originalUrl : req.path;
+  if (req.method === 'GET' || req.method === 'HEAD') return req.originalUrl.length <= MAX_RETURN_PATH ? req.originalUrl : req.path;
   const contacts = /^\/services\/([^/]+)\/contacts$/.exec(req.path);
   if (contacts) return `/services/${contacts[1]}/contacts/edit`;
   const request = /^\/requests\/([^/]+)\/(?:resend|cancel)$/.exec(req.path);

@@ -129,7 +129,7 @@ export function createRateLimits(knex: Knex): RateLimits {
       ]);
       // Only an attempt this client was allowed counts against the handle everywhere: a refused
       // consume still adds its point, and one client could otherwise lock the owner out alone.
-      await consumeAll([[loginPerHandle, handle]]);
+      await loginPerHandle.consume(handle).catch(toError);
     },
     async loginSucceeded(handle, ip) {
       const client = clientKey(ip);

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { RateLimitedError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
-import { noStore } from '../middleware/locals.js';
+import { MAX_RETURN_PATH, noStore } from '../middleware/locals.js';
 import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
 import { rateLimited } from '../render-errors.js';
@@ -15,8 +15,7 @@ function renderLogin(req: Request, res: Response, handle: string, rawNext: unkno
   const next = safeNextPath(rawNext) ?? '';
   if (req.method === 'POST') {
     const back = `/login?next=${encodeURIComponent(next)}`;
-    // As for a GET (returnPathOf): a way back too long for the switcher's form is left out.
-    res.locals.returnPath = next && back.length <= 1000 ? back : '/login';
+    res.locals.returnPath = next && back.length <= MAX_RETURN_PATH ? back : '/login';
   }
   res.render('login', { title: req.t('login.title'), values: { handle, next }, error });
 }

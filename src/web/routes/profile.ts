@@ -61,8 +61,12 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
     });
   }
 
-  /** Runs a change that checks the password; its check is given back unless the password was wrong. */
-  async function countingWrongPasswordsOnly<T>(accountId: number, change: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a change that checks the account's password, counted by the rate limit before it runs
+   * (RateLimitedError past the limit); the check is given back unless the password was wrong.
+   */
+  async function checkingPassword<T>(accountId: number, change: () => Promise<T>): Promise<T> {
+    await rateLimits.beginPasswordCheck(accountId);
     try {
       const result = await change();
       await rateLimits.passwordCheckSucceeded(accountId);
@@ -82,8 +86,7 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
       res,
       async () => {
         const { id } = currentAccount(req);
-        await rateLimits.beginPasswordCheck(id);
-        await countingWrongPasswordsOnly(id, () => domain.accounts.changeEmail(id, form, { ip: req.ip ?? null }));
+        await checkingPassword(id, () => domain.accounts.changeEmail(id, form, { ip: req.ip ?? null }));
         flash(req, { type: 'success', key: 'profile.emailChanged' });
         res.redirect(303, '/profile');
       },
@@ -97,9 +100,8 @@ export function profileRoutes(domain: Domain, rateLimits: RateLimits, defaultTim
       res,
       async () => {
         const { id } = currentAccount(req);
-        await rateLimits.beginPasswordCheck(id);
         // This session stays logged in: it takes the new password's time as its own.
-        req.session.passwordChangedAt = await countingWrongPasswordsOnly(id, () =>
+        req.session.passwordChangedAt = await checkingPassword(id, () =>
           domain.accounts.changePassword(id, form, { ip: req.ip ?? null }, req.sessionID),
         );
         flash(req, { type: 'success', key: 'profile.passwordChanged' });
