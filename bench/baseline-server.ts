@@ -65,6 +65,7 @@ app.get('/contacts', (req, res) => {
     user,
     csrfToken: () => 'baseline-token',
     currentPath: req.path,
+    returnPath: req.originalUrl,
     flash: [],
     language: 'en',
     htmlLang: 'en',
