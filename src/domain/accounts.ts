@@ -5,6 +5,7 @@ import { ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
 import { checkPasswordPolicy, dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { isLocale, type Locale } from './roles.js';
+import type { Outbox } from './outbox.js';
 import { endSessionsOf } from './sessions.js';
 import { canonicalTimeZone } from './time-zones.js';
 
@@ -87,6 +88,7 @@ export function validateNewAccount(
 export interface AccountServiceDeps {
   knex: Knex;
   handleSuffix: string;
+  outbox: Outbox;
   now: () => number;
 }
 
@@ -162,6 +164,11 @@ export class AccountService {
     return (await this.findById(account.id)) as Account;
   }
 
+  /**
+   * Changes the address the account's mail goes to, and tells the address it had before
+   * (account.emailChanged, queued in the same transaction): if someone who learnt the password
+   * made the change, the owner hears of it where they still read their mail.
+   */
   async changeEmail(accountId: number, input: { email: unknown; password: unknown }, audit: AuditContext): Promise<Account> {
     const email = parseEmail(input.email);
     if ('error' in email) throw new ValidationError({ email: email.error });
@@ -170,8 +177,18 @@ export class AccountService {
     }
     const at = this.deps.now();
     await this.deps.knex.transaction(async (trx) => {
+      const before = await this.findById(accountId, trx);
       await trx('accounts').where({ id: accountId }).update({ email: email.email, updated_at: at });
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.email', ip: audit.ip, at });
+      if (before && before.email !== email.email) {
+        await this.deps.outbox.enqueue(trx, [
+          {
+            kind: 'account.emailChanged',
+            recipient: { accountId, handle: before.handle, name: before.name, email: before.email, locale: before.locale, timeZone: before.timeZone },
+            payload: { handle: before.handle, newEmail: email.email, changedAt: at },
+          },
+        ]);
+      }
     });
     return (await this.findById(accountId)) as Account;
   }

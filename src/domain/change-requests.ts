@@ -7,7 +7,7 @@ import { changeableRoles, isDecision, planRequests, touchesBilling, type Request
 import { isDeadlock, isUniqueViolation } from './db-errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
-import type { MailIntent, MailKind, Outbox } from './outbox.js';
+import type { MailIntent, Outbox, RequestMailKind } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
 import { parseRowId } from './row-ids.js';
 import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
@@ -617,7 +617,7 @@ export class ChangeRequestService {
         }
         moved.push(...pendingIds);
       }
-      ({ requests, intents } = await this.transitionMails(trx, moved, `request.${to}` as MailKind, options.actorId));
+      ({ requests, intents } = await this.transitionMails(trx, moved, `request.${to}` as RequestMailKind, options.actorId));
     } catch (error) {
       // The caller rolls back: only once nothing of this transaction still runs on its connection.
       // A write that failed comes first: what failed after it may have failed for its sake.
@@ -631,7 +631,7 @@ export class ChangeRequestService {
   }
 
   /** The moved requests, read back, and a mail about them to everyone involved (and the actor). */
-  private async transitionMails(trx: Knex.Transaction, moved: number[], kind: MailKind, actorId: number | null): Promise<{ requests: ChangeRequest[]; intents: MailIntent[] }> {
+  private async transitionMails(trx: Knex.Transaction, moved: number[], kind: RequestMailKind, actorId: number | null): Promise<{ requests: ChangeRequest[]; intents: MailIntent[] }> {
     const actorIds = actorId === null ? [] : [actorId];
     // The requester, the outgoing and the incoming account come with the requests (the parties
     // are among them); the actor and anyone else are looked up.
@@ -801,7 +801,7 @@ export class ChangeRequestService {
     return result;
   }
 
-  private intent(kind: MailKind, account: Account, request: ChangeRequest, extra: { token?: string; actorHandle?: string | null } = {}): MailIntent {
+  private intent(kind: RequestMailKind, account: Account, request: ChangeRequest, extra: { token?: string; actorHandle?: string | null } = {}): MailIntent {
     return {
       kind,
       recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale, timeZone: account.timeZone },

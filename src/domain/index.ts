@@ -19,10 +19,10 @@ export interface DomainDeps {
 export function createDomain(deps: DomainDeps) {
   const now = deps.now ?? Date.now;
   const { knex } = deps;
-  const accounts = new AccountService({ knex, handleSuffix: deps.handleSuffix, now });
+  const outbox = new Outbox({ now });
+  const accounts = new AccountService({ knex, handleSuffix: deps.handleSuffix, outbox, now });
   const services = new ServiceCatalog({ knex, accounts, now });
   const audit = new AuditLog({ knex, now });
-  const outbox = new Outbox({ now });
   const requests = new ChangeRequestService({
     knex,
     accounts,

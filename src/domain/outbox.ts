@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import type { Locale, Role } from './roles.js';
 import { hashToken } from './tokens.js';
 
-export const MAIL_KINDS = [
+/** Mail about a change request; its payload is a RequestMailPayload. */
+export const REQUEST_MAIL_KINDS = [
   'request.confirm',
   'request.reminder',
   'request.inform',
@@ -14,6 +15,13 @@ export const MAIL_KINDS = [
   'request.expired',
   'request.failed',
 ] as const;
+export type RequestMailKind = (typeof REQUEST_MAIL_KINDS)[number];
+
+/** Mail about an account itself; its payload is an EmailChangedMailPayload. */
+export const ACCOUNT_MAIL_KINDS = ['account.emailChanged'] as const;
+export type AccountMailKind = (typeof ACCOUNT_MAIL_KINDS)[number];
+
+export const MAIL_KINDS = [...REQUEST_MAIL_KINDS, ...ACCOUNT_MAIL_KINDS] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface MailRecipient {
@@ -49,11 +57,19 @@ export interface RequestMailPayload {
   token?: string;
 }
 
-export interface MailIntent {
-  kind: MailKind;
-  recipient: MailRecipient;
-  payload: RequestMailPayload;
+/**
+ * account.emailChanged, sent to the address an account had before a change: if someone else
+ * changed it (with a stolen password), the owner hears of it where they still read mail.
+ */
+export interface EmailChangedMailPayload {
+  handle: string;
+  newEmail: string;
+  changedAt: number;
 }
+
+export type MailIntent =
+  | { kind: RequestMailKind; recipient: MailRecipient; payload: RequestMailPayload }
+  | { kind: AccountMailKind; recipient: MailRecipient; payload: EmailChangedMailPayload };
 
 /** Mails per INSERT statement. */
 const INSERT_CHUNK = 1000;
@@ -94,7 +110,7 @@ export class Outbox {
           .slice(i, i + INSERT_CHUNK)
           .map((intent) => [
             intent.kind,
-            intent.payload.requestId,
+            'requestId' in intent.payload ? intent.payload.requestId : null,
             intent.recipient.email,
             intent.recipient.name,
             intent.recipient.locale,

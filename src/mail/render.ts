@@ -6,7 +6,7 @@ import type { i18n as I18n, TFunction } from 'i18next';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAIL_KINDS, type MailKind, type RequestMailPayload } from '../domain/outbox.js';
+import { MAIL_KINDS, type EmailChangedMailPayload, type MailKind, type RequestMailKind, type RequestMailPayload } from '../domain/outbox.js';
 import { isRole, type Role } from '../domain/roles.js';
 import { canonicalTimeZone } from '../domain/time-zones.js';
 import { formatDateTime, timeZoneName } from '../i18n/dates.js';
@@ -18,7 +18,7 @@ export interface RenderableMail {
   /** The recipient's zone when the mail was queued; null or absent = the default zone. */
   time_zone?: string | null;
   /** The outbox `payload` column (JSON text) or the already parsed payload. */
-  payload: string | RequestMailPayload;
+  payload: string | RequestMailPayload | EmailChangedMailPayload;
   recipient_name: string;
   recipient_address: string;
 }
@@ -96,7 +96,7 @@ function text(value: unknown, field: string, optional = false): string {
   return value;
 }
 
-export function parsePayload(raw: string | RequestMailPayload): RequestMailPayload {
+function payloadObject(raw: string | object): Record<string, unknown> {
   let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
@@ -106,9 +106,18 @@ export function parsePayload(raw: string | RequestMailPayload): RequestMailPaylo
     }
   }
   if (typeof value !== 'object' || value === null) throw new MailRenderError('payload is not an object');
-  const p = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+function timestamp(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new MailRenderError(`payload field ${field} is not a timestamp`);
+  return value;
+}
+
+export function parsePayload(raw: string | object): RequestMailPayload {
+  const p = payloadObject(raw);
   if (!Number.isSafeInteger(p.requestId) || (p.requestId as number) <= 0) throw new MailRenderError('payload field requestId is not a positive integer');
-  if (typeof p.expiresAt !== 'number' || !Number.isFinite(p.expiresAt)) throw new MailRenderError('payload field expiresAt is not a timestamp');
+  timestamp(p.expiresAt, 'expiresAt');
   if (!Array.isArray(p.roles) || !p.roles.every(isRole)) throw new MailRenderError('payload field roles is not a list of roles');
   if (!Array.isArray(p.partyHandles)) throw new MailRenderError('payload field partyHandles is not a list');
   const token = p.token === undefined ? undefined : text(p.token, 'token');
@@ -123,12 +132,17 @@ export function parsePayload(raw: string | RequestMailPayload): RequestMailPaylo
     toHandle: text(p.toHandle, 'toHandle'),
     requesterHandle: text(p.requesterHandle, 'requesterHandle'),
     partyHandles: p.partyHandles.map((handle, i) => text(handle, `partyHandles[${i}]`)),
-    expiresAt: p.expiresAt,
+    expiresAt: p.expiresAt as number,
     recipientHandle: text(p.recipientHandle, 'recipientHandle'),
     failureReason,
     actorHandle: p.actorHandle === undefined || p.actorHandle === null ? null : text(p.actorHandle, 'actorHandle'),
     ...(token === undefined ? {} : { token }),
   };
+}
+
+export function parseEmailChangedPayload(raw: string | object): EmailChangedMailPayload {
+  const p = payloadObject(raw);
+  return { handle: text(p.handle, 'handle'), newEmail: text(p.newEmail, 'newEmail'), changedAt: timestamp(p.changedAt, 'changedAt') };
 }
 
 export interface MailRendererDeps {
@@ -172,7 +186,37 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     return format.format(items);
   }
 
-  function model(kind: MailKind, language: Language, timeZone: string, payload: RequestMailPayload, recipientName: string): MailModel {
+  function greetingOf(t: TFunction, recipientName: string): string {
+    return recipientName ? t('mail.greeting', { name: recipientName }) : t('mail.greetingNoName');
+  }
+
+  /** account.emailChanged: what changed and when, a way to the profile, what to do if it was not them. */
+  function emailChangedModel(language: Language, timeZone: string, payload: EmailChangedMailPayload, recipientName: string, oldEmail: string): MailModel {
+    const t = translatorOf(language);
+    const key = 'mail.kinds.emailChanged';
+    const app = t('app.name');
+    const params = { handle: payload.handle, oldEmail, newEmail: payload.newEmail, changedAt: formatDate(language, payload.changedAt, timeZone), app };
+    return {
+      lang: language,
+      subject: t(`${key}.subject`, params),
+      greeting: greetingOf(t, recipientName),
+      intro: [t(`${key}.intro`, params)],
+      summaryHeading: t(`${key}.summaryHeading`),
+      summary: [
+        { label: t('mail.fields.account'), value: payload.handle },
+        { label: t('mail.fields.oldEmail'), value: oldEmail },
+        { label: t('mail.fields.newEmail'), value: payload.newEmail },
+        { label: t('mail.fields.changedAt'), value: params.changedAt },
+      ],
+      action: { intro: t(`${key}.profileIntro`), url: `${publicUrl}/profile`, label: t(`${key}.profileLabel`) },
+      token: null,
+      outro: [t(`${key}.notMe`, params)],
+      automatic: t('mail.automatic', { app }),
+      signature: t('mail.signature', { app }),
+    };
+  }
+
+  function model(kind: RequestMailKind, language: Language, timeZone: string, payload: RequestMailPayload, recipientName: string): MailModel {
     const t = translatorOf(language);
     const key = `mail.kinds.${kind.slice('request.'.length)}`;
     const app = t('app.name');
@@ -230,7 +274,7 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     return {
       lang: language,
       subject: t(`${key}.subject`, params),
-      greeting: recipientName ? t('mail.greeting', { name: recipientName }) : t('mail.greetingNoName'),
+      greeting: greetingOf(t, recipientName),
       intro,
       summaryHeading: t('mail.summaryHeading'),
       summary,
@@ -246,16 +290,18 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     render(row) {
       if (!isMailKind(row.kind)) throw new MailRenderError(`unknown mail kind ${JSON.stringify(row.kind).slice(0, 40)}`);
       const language = languageOfLocale(row.locale);
-      const payload = parsePayload(row.payload);
       const recipientName = SAFE_TEXT.test(row.recipient_name) ? row.recipient_name.trim() : '';
       // A zone this runtime does not know (time-zone data changed since) falls back to the default.
       const timeZone = (row.time_zone && canonicalTimeZone(row.time_zone)) || defaultTimeZone;
-      const m = model(row.kind, language, timeZone, payload, recipientName);
-      const text = template('mail.text.ejs')(m)
+      const m =
+        row.kind === 'account.emailChanged'
+          ? emailChangedModel(language, timeZone, parseEmailChangedPayload(row.payload), recipientName, text(row.recipient_address, 'recipient_address'))
+          : model(row.kind, language, timeZone, parsePayload(row.payload), recipientName);
+      const plain = template('mail.text.ejs')(m)
         .replace(/[ \t]+$/gm, '')
         .replace(/\n{3,}/g, '\n\n')
         .trim();
-      return { subject: m.subject, text: text + '\n', html: template('mail.html.ejs')(m) };
+      return { subject: m.subject, text: plain + '\n', html: template('mail.html.ejs')(m) };
     },
   };
 }

@@ -128,6 +128,49 @@ describe('domain: accounts', () => {
     assert.deepEqual(audit, [{ action: 'profile.email', ip: CTX.ip }]);
   });
 
+  it('tells the address an account had that it was changed, in the change’s transaction, and only when it changed', async () => {
+    const account = await f.account();
+    await f.knex('accounts').where({ id: account.id }).update({ locale: 'pt', time_zone: 'Asia/Tokyo', name: 'Ana Antunes' });
+    const mailsOf = async () =>
+      (await f.knex('outbox').where({ kind: 'account.emailChanged' }).whereIn('recipient_address', [account.email, 'second@example.test']).orderBy('id').select('recipient_address', 'recipient_name', 'locale', 'time_zone', 'request_id', 'payload', 'status')) as {
+        recipient_address: string;
+        payload: string;
+      }[];
+    await rejectsField(f.domain.accounts.changeEmail(account.id, { email: 'other@example.test', password: 'not my password' }, CTX), 'password', 'errors.password.wrong');
+    assert.deepEqual(await mailsOf(), [], 'nothing changed, nothing told');
+
+    await f.domain.accounts.changeEmail(account.id, { email: 'second@example.test', password: PASSWORD }, CTX);
+    const [mail, ...more] = await mailsOf();
+    assert.equal(more.length, 0);
+    assert.deepEqual({ ...mail, payload: undefined }, {
+      recipient_address: account.email,
+      recipient_name: 'Ana Antunes',
+      locale: 'pt',
+      time_zone: 'Asia/Tokyo',
+      request_id: null,
+      payload: undefined,
+      status: 'pending',
+    });
+    const payload = JSON.parse(mail?.payload ?? '{}') as { handle: string; newEmail: string; changedAt: number };
+    assert.equal(payload.handle, account.handle);
+    assert.equal(payload.newEmail, 'second@example.test');
+    assert.equal(payload.changedAt, f.domain.now());
+
+    // The same address again changes nothing worth telling.
+    await f.domain.accounts.changeEmail(account.id, { email: 'second@example.test', password: PASSWORD }, CTX);
+    assert.equal((await mailsOf()).length, 1);
+
+    // Without its mail, the change does not happen either (one transaction).
+    await f.knex.raw('ALTER TABLE outbox RENAME TO outbox_away');
+    try {
+      await assert.rejects(f.domain.accounts.changeEmail(account.id, { email: 'third@example.test', password: PASSWORD }, CTX));
+    } finally {
+      await f.knex.raw('ALTER TABLE outbox_away RENAME TO outbox');
+    }
+    assert.equal((await f.domain.accounts.findById(account.id))?.email, 'second@example.test');
+    assert.equal((await f.knex('audit_log').where({ account_id: account.id, action: 'profile.email' }).count({ n: '*' }).first() as { n: number | string }).n, 2);
+  });
+
   it('changes the password with the current one and the policy; the old one stops working', async () => {
     const account = await f.account();
     const next = 'a brand new passphrase for me';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_TIME_ZONE } from '../../src/config.js';
-import { MAIL_KINDS, type MailKind } from '../../src/domain/outbox.js';
+import { REQUEST_MAIL_KINDS, type MailKind } from '../../src/domain/outbox.js';
 import { createI18n, loadCatalogue } from '../../src/i18n/index.js';
 import { createMailRenderer, MailRenderError, type RenderableMail } from '../../src/mail/render.js';
 import { payload, PUBLIC_URL, TOKEN } from './mail-helpers.js';
@@ -28,7 +28,7 @@ function keysOf(value: unknown, prefix = ''): string[] {
 }
 
 describe('mail: renderer', () => {
-  for (const kind of MAIL_KINDS) {
+  for (const kind of REQUEST_MAIL_KINDS) {
     for (const locale of ['en', 'pt'] as const) {
       it(`renders ${kind} in ${locale}`, () => {
         const mail = renderer.render(row(kind, locale));
@@ -141,5 +141,56 @@ describe('mail: renderer', () => {
     assert.throws(() => renderer.render({ ...row('request.done', 'en'), payload: '{not json' }), MailRenderError);
     assert.throws(() => renderer.render(row('request.done', 'en', { serviceName: 'a\r\nBcc: x@y' })), MailRenderError);
     assert.throws(() => renderer.render(row('request.confirm', 'en', { token: 'has space and ?&=' })), MailRenderError);
+  });
+
+  describe('account.emailChanged (to the address an account had before)', () => {
+    const changedAt = Date.UTC(2026, 6, 1, 12, 0);
+    function emailChanged(locale: 'en' | 'pt', payloadOverrides: Record<string, unknown> = {}): RenderableMail {
+      return {
+        kind: 'account.emailChanged',
+        locale,
+        time_zone: null,
+        payload: JSON.stringify({ handle: 'bb222222-ovh', newEmail: 'new@example.org', changedAt, ...payloadOverrides }),
+        recipient_name: 'Beatriz Borges',
+        recipient_address: 'bb@example.test',
+      };
+    }
+
+    it('says which account, from which address to which, and when; one link, to the profile; no code', () => {
+      const mail = renderer.render(emailChanged('en'));
+      assert.equal(mail.subject, 'The e-mail address of your account bb222222-ovh was changed');
+      for (const part of [mail.text, mail.html]) {
+        assert.doesNotMatch(part, /\bmail\.[a-z]+\.|\{\{|undefined|null/);
+        assert.match(part, /Hello Beatriz Borges,/);
+        assert.match(part, /Mail for this account now goes to new@example\.org\./);
+        assert.match(part, /bb@example\.test/, 'the previous address');
+        assert.match(part, /1 July 2026 at 13:00 \(Western European Time\)/);
+        assert.match(part, /If you did not make this change, someone who knows your password did\./);
+      }
+      assert.match(mail.text, /- Previous address: bb@example\.test\n- New address: new@example\.org\n/);
+      assert.deepEqual(textLinks(mail.text), [`${PUBLIC_URL}/profile`]);
+      assert.deepEqual(htmlLinks(mail.html), [`${PUBLIC_URL}/profile`]);
+      assert.doesNotMatch(mail.text, /code/i);
+    });
+
+    it('in European Portuguese, in the zone the recipient chose', () => {
+      const mail = renderer.render({ ...emailChanged('pt'), time_zone: 'Asia/Tokyo' });
+      assert.equal(mail.subject, 'O endereço de e-mail da sua conta bb222222-ovh foi alterado');
+      assert.match(mail.text, /O correio desta conta passa a ser enviado para new@example\.org\./);
+      assert.match(mail.text, /1 de julho de 2026.*21:00 \(Hora padrão do Japão\)/);
+      assert.match(mail.html, /<html lang="pt-PT">/);
+      assert.match(mail.html, /Abrir o perfil/);
+    });
+
+    it('escapes the new address in the HTML part, and refuses a payload it cannot trust', () => {
+      const mail = renderer.render(emailChanged('en', { newEmail: '"<b>x</b>"@example.org' }));
+      assert.doesNotMatch(mail.html, /<b>x<\/b>/);
+      assert.ok(mail.text.includes('"<b>x</b>"@example.org'));
+      assert.throws(() => renderer.render(emailChanged('en', { newEmail: 'a@b.c\r\nBcc: x@y' })), MailRenderError);
+      assert.throws(() => renderer.render(emailChanged('en', { changedAt: 'yesterday' })), MailRenderError);
+      assert.throws(() => renderer.render(emailChanged('en', { handle: undefined })), MailRenderError);
+      // A request's payload under this kind is not rendered as something else.
+      assert.throws(() => renderer.render({ ...emailChanged('en'), payload: JSON.stringify(payload()) }), MailRenderError);
+    });
   });
 });

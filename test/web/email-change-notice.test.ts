@@ -1,0 +1,57 @@
+// End to end: an account changes its e-mail address on the profile page; the worker's dispatcher
+// sends the notice to the address it had before, through a real SMTP server.
+import assert from 'node:assert/strict';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
+import { createI18n } from '../../src/i18n/index.js';
+import { createDispatcher } from '../../src/mail/dispatcher.js';
+import { createMailRenderer } from '../../src/mail/render.js';
+import { createTransport, type MailTransport } from '../../src/mail/transport.js';
+import { addAccount, createTestApp, loginAgent, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { PUBLIC_URL, silentLogger, startSmtpServer, type TestSmtpServer } from '../mail/mail-helpers.js';
+
+describe('web: changing the e-mail address tells the previous one', () => {
+  let t: TestApp;
+  let smtp: TestSmtpServer;
+  let transport: MailTransport;
+  before(async () => {
+    t = await createTestApp();
+    smtp = await startSmtpServer();
+    transport = createTransport({ smtpUrl: smtp.url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
+  });
+  after(async () => {
+    await transport.close();
+    await smtp.close();
+    await t.close();
+  });
+
+  const dispatch = () =>
+    createDispatcher({
+      knex: t.db.knex,
+      transport,
+      renderer: createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE }),
+      logger: silentLogger,
+      workerId: 'worker-a',
+      now: Date.now,
+    }).dispatchOnce();
+
+  it('sends the notice to the old address only, naming the new one; a refused change sends nothing', async () => {
+    const account = await addAccount(t.domain);
+    const newAddress = `new-${account.handle}@example.org`;
+    const { agent, csrf } = await loginAgent(t.app, account.handle);
+
+    await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: newAddress, password: 'wrong password here' }).expect(422);
+    await dispatch();
+    assert.equal(smtp.messages.length, 0, 'a refused change tells no one');
+
+    await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: newAddress, password: TEST_PASSWORD }).expect(303);
+    await dispatch();
+    assert.equal(smtp.messages.length, 1);
+    const [notice] = smtp.messages;
+    assert.deepEqual(notice?.envelopeTo, [account.email]);
+    assert.equal(notice?.subject, `The e-mail address of your account ${account.handle} was changed`);
+    assert.match(notice?.text ?? '', new RegExp(`Mail for this account now goes to ${newAddress.replace(/\./g, '\\.')}\\.`));
+    assert.match(notice?.text ?? '', new RegExp(`${PUBLIC_URL}/profile\\n`));
+    const row = (await t.db.knex('outbox').where({ kind: 'account.emailChanged' }).first('status', 'recipient_address')) as { status: string; recipient_address: string };
+    assert.deepEqual(row, { status: 'sent', recipient_address: account.email });
+  });
+});
