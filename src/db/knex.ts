@@ -44,9 +44,7 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
       migrations,
       pool: {
         min: 1,
-        // One connection unless told otherwise (the worker and the CLI); an in-memory database
-        // is a different database on each connection.
-        max: filename === ':memory:' ? 1 : (poolMax ?? 1),
+        max: 1,
         // WAL lets the web and worker processes read while the other writes; the busy timeout
         // makes a writer wait for the lock instead of failing with SQLITE_BUSY.
         afterCreate(conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
@@ -65,17 +63,6 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
     };
   }
   return { client: 'pg', connection: url, migrations, compileSqlOnError: false, pool: { min: 0, max: poolMax ?? 10 } };
-}
-
-/**
- * Connections of the web process. On SQLite, WAL lets readers run side by side: a page whose
- * queries wait behind another page's on one connection left the main thread idle a third of the
- * time under load (contacts-page ratio 0.36 → 0.46 with three). Not more than three: a connection
- * waiting for the write lock (busy timeout) holds one of libuv's four threads, and the connection
- * holding the lock needs a free one to finish and let it go. PostgreSQL keeps knex's default.
- */
-export function webPoolMax(client: DatabaseClient): number | undefined {
-  return client === 'sqlite3' ? 3 : undefined;
 }
 
 export function createKnex(options: DatabaseOptions): Knex {

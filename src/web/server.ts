@@ -1,6 +1,6 @@
 // Composition root of the web process.
 import { loadConfig } from '../config.js';
-import { createKnex, migrateLatest, webPoolMax } from '../db/knex.js';
+import { createKnex, migrateLatest } from '../db/knex.js';
 import { createDomain } from '../domain/index.js';
 import { createI18n } from '../i18n/index.js';
 import { createLogger } from '../logger.js';
@@ -10,7 +10,7 @@ import { createApp } from './app.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'web' });
-  const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient, poolMax: webPoolMax(config.databaseClient) });
+  const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient });
   // Knex's migration lock makes this safe when several processes start at once.
   await migrateLatest(knex);
   const domain = createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });

@@ -39,7 +39,7 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
 export async function createTestApp(
   options: { env?: Record<string, string>; db?: TestDatabase; logLines?: string[]; sessionCache?: SessionCacheOptions } = {},
 ): Promise<TestApp> {
-  const db = options.db ?? (await createTestDatabase({ web: true }));
+  const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, options.env);
   const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const logLines = options.logLines;

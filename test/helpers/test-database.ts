@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { DatabaseClient } from '../../src/config.js';
-import { createKnex, migrateLatest, webPoolMax } from '../../src/db/knex.js';
+import { createKnex, migrateLatest } from '../../src/db/knex.js';
 
 export interface TestDatabase {
   knex: Knex;
@@ -61,11 +61,7 @@ export async function dropTemplateDatabase(): Promise<void> {
   await admin.destroy();
 }
 
-/**
- * `web`: SQLite pools sized as the web process's (webPoolMax), so that the app's tests run on
- * several connections as it does; otherwise one, as the worker and the CLI have.
- */
-export async function createTestDatabase(options: { web?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(): Promise<TestDatabase> {
   counter += 1;
   if (postgresUrl) {
     template ??= postgresTemplate(postgresUrl);
@@ -100,7 +96,7 @@ export async function createTestDatabase(options: { web?: boolean } = {}): Promi
   const url = `sqlite:${file}`;
   const pools: Knex[] = [];
   const connect = (): Knex => {
-    const knex = createKnex({ url, client: 'sqlite3', poolMax: options.web ? webPoolMax('sqlite3') : undefined });
+    const knex = createKnex({ url, client: 'sqlite3' });
     pools.push(knex);
     return knex;
   };

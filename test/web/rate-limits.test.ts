@@ -9,7 +9,7 @@ describe('web: rate limits in the database', () => {
   let db: TestDatabase;
 
   beforeEach(async () => {
-    db = await createTestDatabase({ web: true });
+    db = await createTestDatabase();
   });
   afterEach(() => db.destroy());
 

@@ -26,7 +26,7 @@ describe('web: cached session store', () => {
   const now = () => clock;
 
   before(async () => {
-    db = await createTestDatabase({ web: true });
+    db = await createTestDatabase();
     db.knex.on('query', (query: { sql: string }) => queries.push(query.sql));
   });
   after(() => db.destroy());
