@@ -48,10 +48,11 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
         // WAL lets the web and worker processes read while the other writes; the busy timeout
         // makes a writer wait for the lock instead of failing with SQLITE_BUSY.
         afterCreate(conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
-          conn.run('PRAGMA journal_mode = WAL', (walError) => {
-            if (walError) return done(walError, conn);
-            conn.run('PRAGMA busy_timeout = 10000', (busyError) => {
-              if (busyError) return done(busyError, conn);
+          // The busy timeout first: switching to WAL may itself have to wait for another process.
+          conn.run('PRAGMA busy_timeout = 10000', (busyError) => {
+            if (busyError) return done(busyError, conn);
+            conn.run('PRAGMA journal_mode = WAL', (walError) => {
+              if (walError) return done(walError, conn);
               conn.run('PRAGMA foreign_keys = ON', (fkError) => {
                 if (fkError) return done(fkError, conn);
                 conn.run('PRAGMA synchronous = NORMAL', (syncError) => done(syncError, conn));

@@ -116,6 +116,11 @@ export class AccountService {
     }
   }
 
+  private async lockedById(id: number, trx: Knex.Transaction): Promise<Account | undefined> {
+    const row = await trx('accounts').where({ id }).forUpdate().first(ACCOUNT_COLUMNS);
+    return row ? toAccount(row as AccountRow) : undefined;
+  }
+
   async findById(id: number, db: Knex | Knex.Transaction = this.deps.knex): Promise<Account | undefined> {
     const row = await db('accounts').where({ id }).first(ACCOUNT_COLUMNS);
     return row ? toAccount(row as AccountRow) : undefined;
@@ -177,7 +182,9 @@ export class AccountService {
     }
     const at = this.deps.now();
     await this.deps.knex.transaction(async (trx) => {
-      const before = await this.findById(accountId, trx);
+      // PostgreSQL: the row stays locked until commit, so two changes at once tell each previous
+      // address in turn (A of A→B, then B of B→C). SQLite's BEGIN IMMEDIATE already serialises them.
+      const before = trx.client.config.client === 'pg' ? await this.lockedById(accountId, trx) : await this.findById(accountId, trx);
       await trx('accounts').where({ id: accountId }).update({ email: email.email, updated_at: at });
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.email', ip: audit.ip, at });
       if (before && before.email !== email.email) {

@@ -145,6 +145,18 @@ export function parseEmailChangedPayload(raw: string | object): EmailChangedMail
   return { handle: text(p.handle, 'handle'), newEmail: text(p.newEmail, 'newEmail'), changedAt: timestamp(p.changedAt, 'changedAt') };
 }
 
+/**
+ * The new address as the old mailbox is shown it: its first character and its domain. Whoever
+ * reads the old mailbox (an employer's, once its owner moved on) learns where the mail went, not
+ * the whole address; the owner recognises their own.
+ */
+export function maskedEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  const local = at > 0 ? address.slice(0, at) : address;
+  const first = [...local][0] ?? '';
+  return `${first}•••${at > 0 ? address.slice(at) : ''}`;
+}
+
 export interface MailRendererDeps {
   i18n: I18n;
   /** PUBLIC_URL: the only source of the links in a mail. */
@@ -195,7 +207,7 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     const t = translatorOf(language);
     const key = 'mail.kinds.emailChanged';
     const app = t('app.name');
-    const params = { handle: payload.handle, oldEmail, newEmail: payload.newEmail, changedAt: formatDate(language, payload.changedAt, timeZone), app };
+    const params = { handle: payload.handle, oldEmail, newEmail: maskedEmail(payload.newEmail), changedAt: formatDate(language, payload.changedAt, timeZone), app };
     return {
       lang: language,
       subject: t(`${key}.subject`, params),
@@ -205,7 +217,7 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
       summary: [
         { label: t('mail.fields.account'), value: payload.handle },
         { label: t('mail.fields.oldEmail'), value: oldEmail },
-        { label: t('mail.fields.newEmail'), value: payload.newEmail },
+        { label: t('mail.fields.newEmail'), value: params.newEmail },
         { label: t('mail.fields.changedAt'), value: params.changedAt },
       ],
       action: { intro: t(`${key}.profileIntro`), url: `${publicUrl}/profile`, label: t(`${key}.profileLabel`) },

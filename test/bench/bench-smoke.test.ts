@@ -2,7 +2,7 @@
 // for a second per load, only to show that every part still runs against the current app and
 // views and prints every figure it promises. Its numbers at this scale mean nothing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT } from '../../bench/lib.js';
 
 const FIGURES = [
@@ -20,13 +20,20 @@ const FIGURES = [
   'expiry',
 ];
 
+let running: ChildProcess | undefined;
+
 function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts'], {
       cwd: ROOT,
-      env: { ...process.env, BENCH_SCALE: '0.001', BENCH_DURATION: '1', BENCH_KEEP: '' },
+      // SQLite in a temp dir, whatever the environment says; its own process group, so that a
+      // timed-out run can be stopped with its servers.
+      env: { ...process.env, BENCH_SCALE: '0.001', BENCH_DURATION: '1', BENCH_KEEP: '', BENCH_DATABASE_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    running = child;
+    child.on('exit', () => (running = undefined));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -38,6 +45,9 @@ function runBench(): Promise<{ code: number | null; stdout: string; stderr: stri
 
 describe('npm run bench (a tiny scale, as a smoke test)', function () {
   this.timeout(180_000);
+  after(() => {
+    if (running?.pid) process.kill(-running.pid, 'SIGKILL');
+  });
 
   it('runs every part and prints every figure with numeric values', async () => {
     const { code, stdout, stderr } = await runBench();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import { REQUEST_MAIL_KINDS, type MailKind } from '../../src/domain/outbox.js';
 import { createI18n, loadCatalogue } from '../../src/i18n/index.js';
-import { createMailRenderer, MailRenderError, type RenderableMail } from '../../src/mail/render.js';
+import { createMailRenderer, MailRenderError, maskedEmail, type RenderableMail } from '../../src/mail/render.js';
 import { payload, PUBLIC_URL, TOKEN } from './mail-helpers.js';
 
 const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
@@ -162,12 +162,13 @@ describe('mail: renderer', () => {
       for (const part of [mail.text, mail.html]) {
         assert.doesNotMatch(part, /\bmail\.[a-z]+\.|\{\{|undefined|null/);
         assert.match(part, /Hello Beatriz Borges,/);
-        assert.match(part, /Mail for this account now goes to new@example\.org\./);
+        assert.match(part, /Mail for this account now goes to n•••@example\.org\./);
+        assert.doesNotMatch(part, /new@example\.org/, 'the whole new address is not shown to the old mailbox');
         assert.match(part, /bb@example\.test/, 'the previous address');
         assert.match(part, /1 July 2026 at 13:00 \(Western European Time\)/);
         assert.match(part, /If you did not make this change, someone who knows your password did\./);
       }
-      assert.match(mail.text, /- Previous address: bb@example\.test\n- New address: new@example\.org\n/);
+      assert.match(mail.text, /- Previous address: bb@example\.test\n- New address: n•••@example\.org\n/);
       assert.deepEqual(textLinks(mail.text), [`${PUBLIC_URL}/profile`]);
       assert.deepEqual(htmlLinks(mail.html), [`${PUBLIC_URL}/profile`]);
       assert.doesNotMatch(mail.text, /code/i);
@@ -176,16 +177,21 @@ describe('mail: renderer', () => {
     it('in European Portuguese, in the zone the recipient chose', () => {
       const mail = renderer.render({ ...emailChanged('pt'), time_zone: 'Asia/Tokyo' });
       assert.equal(mail.subject, 'O endereço de e-mail da sua conta bb222222-ovh foi alterado');
-      assert.match(mail.text, /O correio desta conta passa a ser enviado para new@example\.org\./);
+      assert.match(mail.text, /O correio desta conta passa a ser enviado para n•••@example\.org\./);
       assert.match(mail.text, /1 de julho de 2026.*21:00 \(Hora padrão do Japão\)/);
       assert.match(mail.html, /<html lang="pt-PT">/);
       assert.match(mail.html, /Abrir o perfil/);
     });
 
-    it('escapes the new address in the HTML part, and refuses a payload it cannot trust', () => {
-      const mail = renderer.render(emailChanged('en', { newEmail: '"<b>x</b>"@example.org' }));
-      assert.doesNotMatch(mail.html, /<b>x<\/b>/);
-      assert.ok(mail.text.includes('"<b>x</b>"@example.org'));
+    it('masks the new address whatever its shape, escapes it in HTML, and refuses a payload it cannot trust', () => {
+      assert.equal(maskedEmail('ana.antunes@example.org'), 'a•••@example.org');
+      assert.equal(maskedEmail('"a@b"@example.org'), '"•••@example.org');
+      assert.equal(maskedEmail('érica@exemplo.pt'), 'é•••@exemplo.pt');
+      assert.equal(maskedEmail('😀x@example.org'), '😀•••@example.org');
+      const mail = renderer.render(emailChanged('en', { newEmail: '<b>x@example.org' }));
+      assert.doesNotMatch(mail.html, /<•••/);
+      assert.match(mail.html, /&lt;•••@example\.org/);
+      assert.ok(mail.text.includes('<•••@example.org'));
       assert.throws(() => renderer.render(emailChanged('en', { newEmail: 'a@b.c\r\nBcc: x@y' })), MailRenderError);
       assert.throws(() => renderer.render(emailChanged('en', { changedAt: 'yesterday' })), MailRenderError);
       assert.throws(() => renderer.render(emailChanged('en', { handle: undefined })), MailRenderError);
