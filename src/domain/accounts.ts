@@ -116,13 +116,13 @@ export class AccountService {
     }
   }
 
-  private async lockedById(id: number, trx: Knex.Transaction): Promise<Account | undefined> {
-    const row = await trx('accounts').where({ id }).forUpdate().first(ACCOUNT_COLUMNS);
-    return row ? toAccount(row as AccountRow) : undefined;
-  }
-
-  async findById(id: number, db: Knex | Knex.Transaction = this.deps.knex): Promise<Account | undefined> {
-    const row = await db('accounts').where({ id }).first(ACCOUNT_COLUMNS);
+  /**
+   * `lock`: on PostgreSQL the row stays locked until `db`, a transaction, ends (FOR UPDATE); on
+   * SQLite the transaction's BEGIN IMMEDIATE already holds the database's write lock.
+   */
+  async findById(id: number, db: Knex | Knex.Transaction = this.deps.knex, options: { lock?: boolean } = {}): Promise<Account | undefined> {
+    const query = db('accounts').where({ id });
+    const row = await (options.lock && db.client.config.client === 'pg' ? query.forUpdate() : query).first(ACCOUNT_COLUMNS);
     return row ? toAccount(row as AccountRow) : undefined;
   }
 
@@ -182,9 +182,8 @@ export class AccountService {
     }
     const at = this.deps.now();
     await this.deps.knex.transaction(async (trx) => {
-      // PostgreSQL: the row stays locked until commit, so two changes at once tell each previous
-      // address in turn (A of A→B, then B of B→C). SQLite's BEGIN IMMEDIATE already serialises them.
-      const before = trx.client.config.client === 'pg' ? await this.lockedById(accountId, trx) : await this.findById(accountId, trx);
+      // Locked, so that two changes at once tell each previous address in turn (A of A→B, then B of B→C).
+      const before = await this.findById(accountId, trx, { lock: true });
       await trx('accounts').where({ id: accountId }).update({ email: email.email, updated_at: at });
       await trx('audit_log').insert({ account_id: accountId, action: 'profile.email', ip: audit.ip, at });
       if (before && before.email !== email.email) {

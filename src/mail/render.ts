@@ -198,20 +198,26 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     return format.format(items);
   }
 
-  function greetingOf(t: TFunction, recipientName: string): string {
-    return recipientName ? t('mail.greeting', { name: recipientName }) : t('mail.greetingNoName');
+  /** What every mail has around its content: language, greeting, signature. */
+  function frameOf(language: Language, recipientName: string): Pick<MailModel, 'lang' | 'greeting' | 'automatic' | 'signature'> {
+    const t = translatorOf(language);
+    const app = t('app.name');
+    return {
+      lang: language,
+      greeting: recipientName ? t('mail.greeting', { name: recipientName }) : t('mail.greetingNoName'),
+      automatic: t('mail.automatic', { app }),
+      signature: t('mail.signature', { app }),
+    };
   }
 
   /** account.emailChanged: what changed and when, a way to the profile, what to do if it was not them. */
   function emailChangedModel(language: Language, timeZone: string, payload: EmailChangedMailPayload, recipientName: string, oldEmail: string): MailModel {
     const t = translatorOf(language);
     const key = 'mail.kinds.emailChanged';
-    const app = t('app.name');
-    const params = { handle: payload.handle, oldEmail, newEmail: maskedEmail(payload.newEmail), changedAt: formatDate(language, payload.changedAt, timeZone), app };
+    const params = { handle: payload.handle, oldEmail, newEmail: maskedEmail(payload.newEmail), changedAt: formatDate(language, payload.changedAt, timeZone) };
     return {
-      lang: language,
+      ...frameOf(language, recipientName),
       subject: t(`${key}.subject`, params),
-      greeting: greetingOf(t, recipientName),
       intro: [t(`${key}.intro`, params)],
       summaryHeading: t(`${key}.summaryHeading`),
       summary: [
@@ -223,15 +229,12 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
       action: { intro: t(`${key}.profileIntro`), url: `${publicUrl}/profile`, label: t(`${key}.profileLabel`) },
       token: null,
       outro: [t(`${key}.notMe`, params)],
-      automatic: t('mail.automatic', { app }),
-      signature: t('mail.signature', { app }),
     };
   }
 
   function model(kind: RequestMailKind, language: Language, timeZone: string, payload: RequestMailPayload, recipientName: string): MailModel {
     const t = translatorOf(language);
     const key = `mail.kinds.${kind.slice('request.'.length)}`;
-    const app = t('app.name');
     const page = t('nav.requests');
     const service = payload.serviceName;
     const expires = formatDate(language, payload.expiresAt, timeZone);
@@ -284,17 +287,14 @@ export function createMailRenderer(deps: MailRendererDeps): MailRenderer {
     }
 
     return {
-      lang: language,
+      ...frameOf(language, recipientName),
       subject: t(`${key}.subject`, params),
-      greeting: greetingOf(t, recipientName),
       intro,
       summaryHeading: t('mail.summaryHeading'),
       summary,
       action,
       token,
       outro,
-      automatic: t('mail.automatic', { app }),
-      signature: t('mail.signature', { app }),
     };
   }
 
