@@ -29,6 +29,11 @@ export interface Config {
   readonly sessionAbsoluteMs: number;
   readonly retentionMs: number;
   readonly trustProxy: number;
+  /**
+   * SQLite only: read-only connections a web process opens beside its one writing connection, for
+   * the contacts list's reads (0: those reads queue on the writing connection with the rest).
+   */
+  readonly sqliteReadConnections: number;
   readonly logLevel: string;
   readonly varDir: string;
 }
@@ -187,6 +192,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     sessionAbsoluteMs: duration(env, 'SESSION_MAX_AGE', '12 hours', '1 minute'),
     retentionMs: duration(env, 'RETENTION', '30 days', '1 hour'),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
+    sqliteReadConnections: integer(env, 'SQLITE_READ_CONNECTIONS', 2, 0, 16),
     logLevel,
     varDir,
   });

@@ -20,6 +20,7 @@ describe('config', () => {
     assert.equal(config.expireEveryMs, 60_000);
     assert.equal(config.smtpUrl, undefined);
     assert.equal(config.defaultTimeZone, 'Europe/Lisbon');
+    assert.equal(config.sqliteReadConnections, 2);
     assert.ok(config.sessionSecret.length >= 32);
     assert.equal(loadConfig(base).sessionSecret, config.sessionSecret, 'the development secret is kept under var/');
     assert.ok(Object.isFrozen(config));
@@ -39,6 +40,7 @@ describe('config', () => {
       EXPIRE_EVERY: '90 seconds',
       TRUST_PROXY: '2',
       DEFAULT_TIME_ZONE: 'Asia/Tokyo',
+      SQLITE_READ_CONNECTIONS: '0',
     });
     assert.equal(config.port, 8080);
     assert.equal(config.publicUrl, 'https://contacts.example.com');
@@ -49,6 +51,7 @@ describe('config', () => {
     assert.equal(config.trustProxy, 2);
     assert.equal(config.mongodbUrl, 'mongodb://mongo/agenda');
     assert.equal(config.defaultTimeZone, 'Asia/Tokyo');
+    assert.equal(config.sqliteReadConnections, 0);
   });
 
   it('takes any zone Intl knows as DEFAULT_TIME_ZONE, also aliases missing from its list, by their canonical name', () => {
@@ -80,6 +83,8 @@ describe('config', () => {
     [{ NODE_ENV: 'production' }, /SESSION_SECRET is required when NODE_ENV=production/],
     [{ NODE_ENV: 'staging' }, /NODE_ENV="staging"/],
     [{ TRUST_PROXY: 'true' }, /TRUST_PROXY="true" must be a whole number/],
+    [{ SQLITE_READ_CONNECTIONS: '17' }, /SQLITE_READ_CONNECTIONS="17"/],
+    [{ SQLITE_READ_CONNECTIONS: 'two' }, /SQLITE_READ_CONNECTIONS="two" must be a whole number/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud"/],
     [{ DEFAULT_TIME_ZONE: 'Mars/Olympus_Mons' }, /DEFAULT_TIME_ZONE="Mars\/Olympus_Mons" is not a time zone Node.js knows; use an IANA name such as "Europe\/Lisbon"/],
     [{ DEFAULT_TIME_ZONE: '+01:00' }, /DEFAULT_TIME_ZONE="\+01:00" is not a time zone/],

@@ -16,6 +16,11 @@ export interface DatabaseOptions {
   url: string;
   client: DatabaseClient;
   poolMax?: number;
+  /**
+   * SQLite only: connections that refuse every write (PRAGMA query_only), pooled up to poolMax
+   * (default 2). A writing pool holds one connection whatever poolMax says: see knexConfig.
+   */
+  readOnly?: boolean;
 }
 
 export function sqliteFilename(url: string): string {
@@ -27,7 +32,7 @@ export function sqliteFilename(url: string): string {
  * logs, names the SQL with its `?` placeholders instead of the values written into it: tokens'
  * hashes, addresses, names, and for an outbox INSERT hundreds of KB of mail payloads.
  */
-export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Config {
+export function knexConfig({ url, client, poolMax, readOnly = false }: DatabaseOptions): Knex.Config {
   const migrations: Knex.MigratorConfig = {
     directory: migrationsDirectory,
     loadExtensions: ['.ts'],
@@ -43,8 +48,12 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
       compileSqlOnError: false,
       migrations,
       pool: {
+        // One writing connection per process: its writes then queue first come, first served in
+        // knex's pool, not in SQLite's busy handler (which polls, unordered, and gives up after
+        // the busy timeout), and one session's save and destroy cannot overtake each other.
+        // Read-only connections (WAL readers) can be many: they never wait for the writer.
         min: 1,
-        max: 1,
+        max: readOnly ? (poolMax ?? 2) : 1,
         // WAL lets the web and worker processes read while the other writes; the busy timeout
         // makes a writer wait for the lock instead of failing with SQLITE_BUSY.
         afterCreate(conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
@@ -55,7 +64,10 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
               if (walError) return done(walError, conn);
               conn.run('PRAGMA foreign_keys = ON', (fkError) => {
                 if (fkError) return done(fkError, conn);
-                conn.run('PRAGMA synchronous = NORMAL', (syncError) => done(syncError, conn));
+                conn.run('PRAGMA synchronous = NORMAL', (syncError) => {
+                  if (syncError || !readOnly) return done(syncError, conn);
+                  conn.run('PRAGMA query_only = ON', (readOnlyError) => done(readOnlyError, conn));
+                });
               });
             });
           });
@@ -69,6 +81,19 @@ export function knexConfig({ url, client, poolMax }: DatabaseOptions): Knex.Conf
 export function createKnex(options: DatabaseOptions): Knex {
   const config = knexConfig(options);
   return knexFactory(options.client === 'sqlite3' ? { ...config, client: SqliteClient as unknown as typeof knexFactory.Client } : config);
+}
+
+/**
+ * The pool a process's hot reads (the contacts list) run on. On SQLite, `connections` read-only
+ * connections beside the one writing connection, so such reads run on their own threads instead of
+ * waiting behind each other and behind writes (WAL readers see every committed write); with 0,
+ * the writing pool itself. On PostgreSQL the writing pool, whose connections already run side by
+ * side. Also the writing pool for an in-memory SQLite database, which another connection would not
+ * see. The caller destroys the pool it gets back when it is not `writer`.
+ */
+export function createReadKnex(options: Omit<DatabaseOptions, 'readOnly' | 'poolMax'> & { connections: number }, writer: Knex): Knex {
+  if (options.client !== 'sqlite3' || options.connections === 0 || sqliteFilename(options.url) === ':memory:') return writer;
+  return createKnex({ url: options.url, client: options.client, readOnly: true, poolMax: options.connections });
 }
 
 /** Prepared statements kept per SQLite connection, least recently used first. */

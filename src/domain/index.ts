@@ -10,6 +10,8 @@ import { ServiceCatalog } from './services.js';
 
 export interface DomainDeps {
   knex: Knex;
+  /** Where the contacts list is read (db/knex.ts createReadKnex); `knex` when not given. */
+  reader?: Knex;
   handleSuffix: string;
   /** Required, not defaulted: every process that creates requests must pass REQUEST_TTL's value. */
   requestTtlMs: number;
@@ -21,7 +23,7 @@ export function createDomain(deps: DomainDeps) {
   const { knex } = deps;
   const outbox = new Outbox({ now });
   const accounts = new AccountService({ knex, handleSuffix: deps.handleSuffix, outbox, now });
-  const services = new ServiceCatalog({ knex, accounts, now });
+  const services = new ServiceCatalog({ knex, reader: deps.reader ?? knex, accounts, now });
   const audit = new AuditLog({ knex, now });
   const requests = new ChangeRequestService({
     knex,

@@ -100,6 +100,11 @@ export function checkServiceName(raw: unknown): { name: string; searchName: stri
 
 export interface ServiceCatalogDeps {
   knex: Knex;
+  /**
+   * The contacts list's pool: read-only connections that may run beside `knex` (the same data,
+   * as committed). Nothing that must see a transaction's own uncommitted writes reads here.
+   */
+  reader: Knex;
   accounts: AccountService;
   now: () => number;
 }
@@ -185,7 +190,7 @@ export class ServiceCatalog {
    * which the database's triggers keep (migration 20261124050100): one primary-key lookup.
    */
   async listForAccount(accountId: number, query: ServiceListQuery): Promise<ServiceListPage> {
-    const { knex } = this.deps;
+    const knex = this.deps.reader;
     const postgres = knex.client.config.client === 'pg';
     const arms = query.role ? [{ column: roleColumn[query.role], earlier: [] }] : LIST_ARMS;
     const filters: string[] = [];

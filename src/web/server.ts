@@ -1,6 +1,6 @@
 // Composition root of the web process.
 import { loadConfig } from '../config.js';
-import { createKnex, migrateLatest } from '../db/knex.js';
+import { createKnex, createReadKnex, migrateLatest } from '../db/knex.js';
 import { createDomain } from '../domain/index.js';
 import { createI18n } from '../i18n/index.js';
 import { createLogger } from '../logger.js';
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const knex = createKnex({ url: config.databaseUrl, client: config.databaseClient });
   // Knex's migration lock makes this safe when several processes start at once.
   await migrateLatest(knex);
-  const domain = createDomain({ knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
+  const reader = createReadKnex({ url: config.databaseUrl, client: config.databaseClient, connections: config.sqliteReadConnections }, knex);
+  const domain = createDomain({ knex, reader, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const app = createApp({ config, knex, domain, i18n: createI18n(), logger });
   const server = app.listen(config.port, () => {
     logger.info({ port: config.port, url: config.publicUrl }, `web listening on ${config.publicUrl}`);
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     logger.info('web stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    if (reader !== knex) await reader.destroy();
     await knex.destroy();
   });
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
+import { createReadKnex } from '../../src/db/knex.js';
 import { createDomain, type Domain } from '../../src/domain/index.js';
 import { createI18n } from '../../src/i18n/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -41,7 +42,10 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, options.env);
-  const domain = createDomain({ knex: db.knex, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
+  // As in src/web/server.ts: on SQLite the contacts list is read on read-only connections of its own.
+  const reader = createReadKnex({ url: db.url, client: db.client, connections: config.sqliteReadConnections }, db.knex);
+  if (reader !== db.knex) db.adopt(reader);
+  const domain = createDomain({ knex: db.knex, reader, handleSuffix: config.handleSuffix, requestTtlMs: config.requestTtlMs });
   const logLines = options.logLines;
   const logger = logLines
     ? createLogger({ level: 'debug', name: 'test', destination: { write: (line: string) => void logLines.push(line) } })

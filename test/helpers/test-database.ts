@@ -13,6 +13,8 @@ export interface TestDatabase {
   client: DatabaseClient;
   /** Opens another, independent connection pool on the same database (e.g. a second worker). */
   connect(): Knex;
+  /** Destroys `pool` (opened elsewhere on this database) with the database. */
+  adopt(pool: Knex): void;
   destroy(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       url,
       client: 'pg',
       connect,
+      adopt: (pool) => void pools.push(pool),
       async destroy() {
         await Promise.all(pools.map((pool) => pool.destroy()));
         await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -105,6 +108,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url,
     client: 'sqlite3',
     connect,
+    adopt: (pool) => void pools.push(pool),
     async destroy() {
       await Promise.all(pools.map((pool) => pool.destroy()));
       for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
