@@ -55,4 +55,17 @@ describe('web: changing the e-mail address tells the previous one', () => {
     const row = (await t.db.knex('outbox').where({ kind: 'account.emailChanged' }).first('status', 'recipient_address')) as { status: string; recipient_address: string };
     assert.deepEqual(row, { status: 'sent', recipient_address: account.email });
   });
+
+  it('refuses an address with a hidden character: 422, the message at the field, the input kept, nothing changed or sent', async () => {
+    const account = await addAccount(t.domain);
+    const { agent, csrf } = await loginAgent(t.app, account.handle);
+    // Looks like an address of the account's own domain; a right-to-left override hides the rest.
+    const spoofed = `${account.handle}@example.test\u202egro.rehto`;
+    const page = await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: spoofed, password: TEST_PASSWORD }).expect(422);
+    assert.match(page.text, /contains invisible or formatting characters/);
+    assert.ok(page.text.includes(`value="${spoofed}"`), 'the input is kept');
+    const stored = (await t.db.knex('accounts').where({ id: account.id }).first('email')) as { email: string };
+    assert.equal(stored.email, account.email);
+    assert.equal(Number(((await t.db.knex('outbox').where({ kind: 'account.emailChanged', recipient_address: account.email }).count({ n: '*' }).first()) as { n: number | string }).n), 0);
+  });
 });
