@@ -16,7 +16,7 @@ export const VIEW_LOCALS = [
   't', 'title', 'user', 'csrfToken', 'currentPath', 'returnPath', 'flash', 'flashParts', 'language', 'htmlLang', 'timeOf',
   // pages
   'account', 'actions', 'current', 'defaultTimeZone', 'editable', 'emailErrors', 'emailValues', 'error', 'errors', 'events',
-  'handlePattern', 'handles', 'mailDir', 'message', 'messages', 'page', 'pageCount', 'pageUrl', 'passwordErrors', 'query',
+  'handlePattern', 'handles', 'mailDir', 'message', 'messages', 'next', 'page', 'pageCount', 'pageUrl', 'passwordErrors', 'query',
   'request', 'result', 'roles', 'selectedZone', 'service', 'state', 'states', 'timeZoneErrors', 'timeZoneSummary', 'token',
   'total', 'types', 'unlistedZone', 'values', 'zoneOptions',
   // the parameters of partials

@@ -321,6 +321,41 @@ describe('web: the consent flow', () => {
     assert.deepEqual(parties, [null, null]);
   });
 
+  it('"Switch account" on that page logs out and, after logging in as the right account, leads back to the link', async () => {
+    const { admin, newTech, service } = await setup();
+    const [request] = await t.domain.requests.submit(admin.id, service.id, { tech: newTech.handle }, { ip: null });
+    assert.ok(request);
+    const { token } = await mailTo(newTech.email, 'request.confirm');
+    const link = `/requests/${request.id}/confirm?token=${token}`;
+    // The switch form's (the header's language switcher, first in the page, has a `next` too).
+    const nextField = (html: string) => [...html.matchAll(/name="next" value="([^"]*)"/g)].at(-1)?.[1]?.replaceAll('&amp;', '&');
+
+    // From the GET of the link, and from a POST of its form: the switch form carries the link.
+    const a = await loginAgent(t.app, admin.handle);
+    const posted = await a.agent.post(`/requests/${request.id}/confirm`).type('form').send({ _csrf: a.csrf, token, decision: 'accept' }).expect(403);
+    assert.equal(nextField(posted.text), link);
+    const page = await a.agent.get(link).expect(403);
+    assert.equal(nextField(page.text), link);
+    const loggedOut = await a.agent.post('/logout').type('form').send({ _csrf: csrfTokenOf(page.text), next: nextField(page.text) }).expect(303);
+    assert.equal(loggedOut.headers.location, `/login?next=${encodeURIComponent(link)}`);
+    await a.agent.get('/contacts').expect(303);
+
+    const login = await a.agent.get(loggedOut.headers.location as string).expect(200);
+    const back = await a.agent.post('/login').type('form').send({ _csrf: csrfTokenOf(login.text), handle: newTech.handle, password: 'correct horse battery staple', next: link }).expect(303);
+    assert.equal(back.headers.location, link);
+    const confirm = await a.agent.get(link).expect(200);
+    assert.ok(confirm.text.includes(`value="${token}"`), 'the code is filled in');
+  });
+
+  it('a logout leads to the plain login page when its way back is missing or not a path of this site', async () => {
+    const { admin } = await setup();
+    for (const next of [undefined, '', '//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+      const a = await loginAgent(t.app, admin.handle);
+      const response = await a.agent.post('/logout').type('form').send(next === undefined ? { _csrf: a.csrf } : { _csrf: a.csrf, next }).expect(303);
+      assert.equal(response.headers.location, '/login', String(next));
+      await a.agent.get('/contacts').expect(303);
+    }
+  });
 });
 
 describe('web: REQUEST_TTL', () => {

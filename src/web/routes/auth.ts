@@ -59,10 +59,14 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     res.redirect(303, next);
   });
 
+  // `next` (from "Switch account" on a confirmation link meant for another account): the login
+  // page then leads back there.
   router.post('/logout', (req, res, next) => {
+    const form = parseForm({ next: optionalField(2000) }, req.body);
+    const back = safeNextPath(form.next);
     req.session.destroy((error) => {
       if (error) return next(error);
-      res.redirect(303, '/login');
+      res.redirect(303, back ? `/login?next=${encodeURIComponent(back)}` : '/login');
     });
   });
 

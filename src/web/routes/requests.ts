@@ -58,7 +58,8 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const token = query.token ?? '';
     const view = await domain.requests.viewForConfirmation(req.params.id, currentAccount(req).id, token);
     if ('wrongAccount' in view) {
-      res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount });
+      // "Switch account" logs out, then the login leads back to this link.
+      res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount, next: req.originalUrl });
       return;
     }
     res.render('confirm', { title: req.t('confirm.title'), ...view, token, errors: {} });
@@ -82,7 +83,8 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
       res.redirect(303, `/requests/${result.request.id}`);
     } catch (error) {
       if (error instanceof ForbiddenError && error.messageKey === 'errors.token.wrongAccount') {
-        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle] });
+        const next = `/requests/${requestId}/confirm?token=${encodeURIComponent(form.token)}`;
+        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle], next });
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
