@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../src/domain/errors.js';
 import { CTX, DomainFixture, nextHandle, PASSWORD, rejectsField } from '../helpers/domain-fixtures.js';
+import { untilALockIsAwaited } from '../helpers/test-database.js';
 
 describe('domain: accounts', () => {
   let f: DomainFixture;
@@ -169,6 +170,35 @@ describe('domain: accounts', () => {
     }
     assert.equal((await f.domain.accounts.findById(account.id))?.email, 'second@example.test');
     assert.equal((await f.knex('audit_log').where({ account_id: account.id, action: 'profile.email' }).count({ n: '*' }).first() as { n: number | string }).n, 2);
+  });
+
+  it('two changes of one address at once tell each previous address in turn', async () => {
+    const account = await f.account();
+    const [b, c] = [`b-${account.handle}@example.test`, `c-${account.handle}@example.test`];
+    // Another connection holds the account's row (SQLite: the write lock) while both changes start.
+    const other = f.db.connect();
+    const changes: Promise<unknown>[] = [];
+    try {
+      const holder = await other.transaction();
+      await holder('accounts').where({ id: account.id }).update({ updated_at: f.clock.now() });
+      for (const email of [b, c]) changes.push(f.domain.accounts.changeEmail(account.id, { email, password: PASSWORD }, CTX));
+      // Until both wait for that row, past their password checks.
+      await untilALockIsAwaited(f.db, 1500, 2);
+      await holder.commit();
+      await Promise.all(changes);
+    } finally {
+      await Promise.allSettled(changes);
+      await other.destroy();
+    }
+    const notices = (await f.knex('outbox').where({ kind: 'account.emailChanged' }).whereIn('recipient_address', [account.email, b, c]).orderBy('id').select('recipient_address', 'payload')) as { recipient_address: string; payload: string }[];
+    const chain = notices.map((notice) => [notice.recipient_address, (JSON.parse(notice.payload) as { newEmail: string }).newEmail]);
+    const final = (await f.domain.accounts.findById(account.id))?.email;
+    // A→B then B→C, or A→C then C→B: never two notices to A, and the last one names the address kept.
+    assert.equal(chain.length, 2);
+    assert.equal(chain[0]?.[0], account.email);
+    assert.equal(chain[1]?.[0], chain[0]?.[1]);
+    assert.equal(chain[1]?.[1], final);
+    assert.deepEqual([chain[0]?.[1], final].sort(), [b, c].sort());
   });
 
   it('changes the password with the current one and the policy; the old one stops working', async () => {
