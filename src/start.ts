@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
 import { createKnex, migrateLatest } from './db/knex.js';
-import { exitOnStartupError } from './process-lifecycle.js';
+import { exitOnStartupError, superviseChildren } from './process-lifecycle.js';
 import { WEB_NODE_FLAGS } from './web/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,22 +37,9 @@ async function main(): Promise<void> {
   }
 
   const children = [run('web', 'web/server.ts', WEB_NODE_FLAGS), run('worker', 'worker/main.ts')];
-  let stopping = false;
-  let exitCode = 0;
-  const stopAll = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children) if (child.exitCode === null) child.kill(signal);
-  };
-  for (const child of children) {
-    child.on('exit', (code) => {
-      if (!stopping && code !== 0) exitCode = code ?? 1;
-      stopAll('SIGTERM');
-      if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(exitCode);
-    });
-  }
-  process.on('SIGINT', () => stopAll('SIGTERM'));
-  process.on('SIGTERM', () => stopAll('SIGTERM'));
+  const { stop } = superviseChildren(children, (code) => process.exit(code));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch(exitOnStartupError);
