@@ -192,7 +192,9 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     sessionAbsoluteMs: duration(env, 'SESSION_MAX_AGE', '12 hours', '1 minute'),
     retentionMs: duration(env, 'RETENTION', '30 days', '1 hour'),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
-    sqliteReadConnections: integer(env, 'SQLITE_READ_CONNECTIONS', 2, 0, 16),
+    // At most 2: SQLite's queries run on Node's thread pool (4 threads), which the writing
+    // connection and password hashing need too; more readers would make them wait behind searches.
+    sqliteReadConnections: integer(env, 'SQLITE_READ_CONNECTIONS', 2, 0, 2),
     logLevel,
     varDir,
   });

@@ -56,8 +56,11 @@ describe('process lifecycle: supervising the web and worker processes', () => {
     assert.equal(await exitCode, 1);
     assert.equal(children[1]?.exitCode, 1);
 
-    const more = [await start(`${STOPS_CLEANLY}; setTimeout(() => process.exit(3), 50)`), await start(STOPS_CLEANLY)];
-    assert.equal(await supervise(more).exitCode, 3);
+    // One that fails on its own (exit code 3, when told to by SIGUSR2, once supervised).
+    const more = [await start(`${STOPS_CLEANLY}; process.on('SIGUSR2', () => process.exit(3))`), await start(STOPS_CLEANLY)];
+    const supervised = supervise(more);
+    more[0]?.kill('SIGUSR2');
+    assert.equal(await supervised.exitCode, 3);
     assert.equal(more[1]?.exitCode, 0, 'the other was stopped');
   });
 });

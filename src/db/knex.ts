@@ -88,12 +88,20 @@ export function createKnex(options: DatabaseOptions): Knex {
  * connections beside the one writing connection, so such reads run on their own threads instead of
  * waiting behind each other and behind writes (WAL readers see every committed write); with 0,
  * the writing pool itself. On PostgreSQL the writing pool, whose connections already run side by
- * side. Also the writing pool for an in-memory SQLite database, which another connection would not
- * see. The caller destroys the pool it gets back when it is not `writer`.
+ * side. Also the writing pool for a SQLite database that lives only in its connection (in memory,
+ * or a temporary one for an empty name), which another connection would not see. No transaction
+ * may run on a read-only pool: every SQLite transaction here begins with BEGIN IMMEDIATE, a write.
+ * The caller destroys the pool it gets back when it is not `writer`.
  */
 export function createReadKnex(options: Omit<DatabaseOptions, 'readOnly' | 'poolMax'> & { connections: number }, writer: Knex): Knex {
-  if (options.client !== 'sqlite3' || options.connections === 0 || sqliteFilename(options.url) === ':memory:') return writer;
+  if (options.client !== 'sqlite3' || options.connections === 0 || isPrivateSqliteDatabase(options.url)) return writer;
   return createKnex({ url: options.url, client: options.client, readOnly: true, poolMax: options.connections });
+}
+
+/** A SQLite database no second connection can open: in memory, or temporary (an empty name). */
+function isPrivateSqliteDatabase(url: string): boolean {
+  const filename = sqliteFilename(url);
+  return filename === '' || filename.includes(':memory:') || /[?&]mode=memory\b/.test(filename);
 }
 
 /** Prepared statements kept per SQLite connection, least recently used first. */

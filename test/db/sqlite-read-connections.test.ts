@@ -32,8 +32,8 @@ describe('db: SQLite read-only connections', () => {
     for (const name of ['alpha', 'bravo']) await domain.services.create({ name, type: 'domain', admin: owner.handle, tech: owner.handle, billing: owner.handle });
   });
   after(async () => {
-    await reader.destroy();
-    await writer.destroy();
+    await reader?.destroy();
+    await writer?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -61,16 +61,24 @@ describe('db: SQLite read-only connections', () => {
     });
     await wrote;
     // With the list on the writing connection this would wait for the transaction, which waits for it.
-    const during = await listedNames();
+    const during = await Promise.race([
+      listedNames(),
+      new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('the list waited for the write transaction')), 5000).unref()),
+    ]).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     release();
     await transaction;
     assert.deepEqual(during, ['alpha', 'bravo'], 'an uncommitted change is not shown');
     assert.deepEqual(await listedNames(), ['bravo', 'charlie'], 'a committed change is shown at once');
   });
 
-  it('is the writing pool itself when there are none, for an in-memory database, and on PostgreSQL', async () => {
+  it('is the writing pool itself when there are none, for a database only its connection sees, and on PostgreSQL', async () => {
     assert.equal(createReadKnex({ url, client: 'sqlite3', connections: 0 }, writer), writer);
-    assert.equal(createReadKnex({ url: 'sqlite::memory:', client: 'sqlite3', connections: 2 }, writer), writer);
+    for (const own of ['sqlite::memory:', 'sqlite:', 'sqlite:file::memory:?cache=shared', 'sqlite:file:x?mode=memory']) {
+      assert.equal(createReadKnex({ url: own, client: 'sqlite3', connections: 2 }, writer), writer, own);
+    }
     assert.equal(createReadKnex({ url: 'postgres://postgres@127.0.0.1/none', client: 'pg', connections: 2 }, writer), writer);
   });
 });

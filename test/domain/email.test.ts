@@ -27,6 +27,12 @@ describe('domain: e-mail addresses', () => {
       'C1 control (next line)': '\u0085',
       'private use': '\ue000',
       'lone surrogate': '\ud800',
+      'combining grapheme joiner': '\u034f',
+      'variation selector': '\ufe0f',
+      'Hangul filler': '\u3164',
+      'halfwidth Hangul filler': '\uffa0',
+      'blank Braille pattern': '\u2800',
+      'supplementary variation selector': '\u{e0100}',
     };
     for (const [what, character] of Object.entries(hidden)) {
       for (const email of [`ad${character}min@example.com`, `admin@exam${character}ple.com`]) {

@@ -120,14 +120,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * Resolves once `waiters` connections to this test's database wait for a row or lock that another
  * transaction holds (PostgreSQL: read from pg_locks), or after about 5 s. On SQLite a writer waits
  * inside BEGIN IMMEDIATE, where no query can see it: this resolves after `sqliteDelayMs` instead.
+ * Resolves true when the waiters were seen (PostgreSQL only).
  */
-export async function untilALockIsAwaited(db: TestDatabase, sqliteDelayMs: number, waiters = 1): Promise<void> {
-  if (db.client !== 'pg') return new Promise((resolve) => setTimeout(resolve, sqliteDelayMs));
+export async function untilALockIsAwaited(db: TestDatabase, sqliteDelayMs: number, waiters = 1): Promise<boolean> {
+  if (db.client !== 'pg') return new Promise((resolve) => setTimeout(() => resolve(false), sqliteDelayMs));
   for (let tries = 0; tries < 500; tries += 1) {
     const waiting = (await db.knex.raw(
       `SELECT count(DISTINCT l.pid) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`,
     )) as { rows: { n: string }[] };
-    if (Number(waiting.rows[0]?.n) >= waiters) return;
+    if (Number(waiting.rows[0]?.n) >= waiters) return true;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  return false;
 }

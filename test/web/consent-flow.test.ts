@@ -334,8 +334,8 @@ describe('web: the consent flow', () => {
     const a = await loginAgent(t.app, admin.handle);
     const posted = await a.agent.post(`/requests/${request.id}/confirm`).type('form').send({ _csrf: a.csrf, token, decision: 'accept' }).expect(403);
     assert.equal(nextField(posted.text), link);
-    const page = await a.agent.get(link).expect(403);
-    assert.equal(nextField(page.text), link);
+    const page = await a.agent.get(`${link}&utm_source=mail`).expect(403);
+    assert.equal(nextField(page.text), link, 'the link as mailed, without what a tracker added');
     const loggedOut = await a.agent.post('/logout').type('form').send({ _csrf: csrfTokenOf(page.text), next: nextField(page.text) }).expect(303);
     assert.equal(loggedOut.headers.location, `/login?next=${encodeURIComponent(link)}`);
     await a.agent.get('/contacts').expect(303);
@@ -347,11 +347,11 @@ describe('web: the consent flow', () => {
     assert.ok(confirm.text.includes(`value="${token}"`), 'the code is filled in');
   });
 
-  it('a logout leads to the plain login page when its way back is missing or not a path of this site', async () => {
+  it('a logout logs out whatever its fields; it leads to the plain login page when its way back is missing or not a path of this site', async () => {
     const { admin } = await setup();
-    for (const next of [undefined, '', '//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+    for (const next of [undefined, '', '//evil.example/x', 'https://evil.example/', '/\\evil.example', `/${'x'.repeat(3000)}`, ['/contacts', '/profile']]) {
       const a = await loginAgent(t.app, admin.handle);
-      const response = await a.agent.post('/logout').type('form').send(next === undefined ? { _csrf: a.csrf } : { _csrf: a.csrf, next }).expect(303);
+      const response = await a.agent.post('/logout').type('form').send(next === undefined ? { _csrf: a.csrf } : { _csrf: a.csrf, next, extra: 'field' }).expect(303);
       assert.equal(response.headers.location, '/login', String(next));
       await a.agent.get('/contacts').expect(303);
     }

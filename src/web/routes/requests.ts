@@ -17,6 +17,11 @@ import { fieldErrors } from '../render-errors.js';
  */
 const CONFIRM_LINK_QUERY = z.object({ token: optionalField(200) });
 
+/** The path of a request's confirmation link with `token`, as the mail gives it. */
+function confirmLink(requestId: number, token: string): string {
+  return `/requests/${requestId}/confirm?token=${encodeURIComponent(token)}`;
+}
+
 export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
 
@@ -58,8 +63,11 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
     const token = query.token ?? '';
     const view = await domain.requests.viewForConfirmation(req.params.id, currentAccount(req).id, token);
     if ('wrongAccount' in view) {
-      // "Switch account" logs out, then the login leads back to this link.
-      res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount, next: req.originalUrl });
+      // "Switch account" logs out, then the login leads back to this link (as mailed: without
+      // whatever a link tracker added to it).
+      const requestId = parseRowId(req.params.id);
+      const next = requestId === undefined ? '' : confirmLink(requestId, token);
+      res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount, next });
       return;
     }
     res.render('confirm', { title: req.t('confirm.title'), ...view, token, errors: {} });
@@ -83,8 +91,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
       res.redirect(303, `/requests/${result.request.id}`);
     } catch (error) {
       if (error instanceof ForbiddenError && error.messageKey === 'errors.token.wrongAccount') {
-        const next = `/requests/${requestId}/confirm?token=${encodeURIComponent(form.token)}`;
-        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle], next });
+        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle], next: confirmLink(requestId, form.token) });
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
