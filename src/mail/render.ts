@@ -165,8 +165,13 @@ export interface MailRendererDeps {
   defaultTimeZone: string;
 }
 
+/** The path of a request's confirmation link with `token` (the mail's link, without its site). */
+export function confirmPath(requestId: number, token: string): string {
+  return `/requests/${requestId}/confirm?token=${encodeURIComponent(token)}`;
+}
+
 export function confirmUrl(publicUrl: string, requestId: number, token: string): string {
-  return `${publicUrl}/requests/${requestId}/confirm?token=${encodeURIComponent(token)}`;
+  return publicUrl + confirmPath(requestId, token);
 }
 
 export function createMailRenderer(deps: MailRendererDeps): MailRenderer {

@@ -61,8 +61,13 @@ export function loadAccount(config: Config, accounts: AccountService, options: L
   };
 }
 
+/** The login page, leading back to `path` after the login. */
+export function loginPathBackTo(path: string): string {
+  return '/login?next=' + encodeURIComponent(path);
+}
+
 export function loginUrl(req: Request): string {
-  return '/login?next=' + encodeURIComponent(req.originalUrl);
+  return loginPathBackTo(req.originalUrl);
 }
 
 /** Pages for logged-in users only; the others are sent to the login page and come back after. */

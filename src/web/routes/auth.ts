@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { RateLimitedError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
+import { loginPathBackTo } from '../middleware/auth.js';
 import { MAX_RETURN_PATH, noStore } from '../middleware/locals.js';
 import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
@@ -14,7 +15,7 @@ import { rateLimited } from '../render-errors.js';
 function renderLogin(req: Request, res: Response, handle: string, rawNext: unknown, error: string | undefined): void {
   const next = safeNextPath(rawNext) ?? '';
   if (req.method === 'POST') {
-    const back = `/login?next=${encodeURIComponent(next)}`;
+    const back = loginPathBackTo(next);
     res.locals.returnPath = next && back.length <= MAX_RETURN_PATH ? back : '/login';
   }
   res.render('login', { title: req.t('login.title'), values: { handle, next }, error });
@@ -60,15 +61,14 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
   });
 
   // `next` (from "Switch account" on a confirmation link meant for another account): the login
-  // page then leads back there.
-  // A logout never fails on its fields: a way back that is missing or not a path of this site is
-  // left out.
+  // page then leads back there. A logout never fails on its fields: a way back that is missing or
+  // not a path of this site is left out.
   router.post('/logout', (req, res, next) => {
     const body = req.body as Record<string, unknown> | undefined;
     const back = safeNextPath(body?.next);
     req.session.destroy((error) => {
       if (error) return next(error);
-      res.redirect(303, back ? `/login?next=${encodeURIComponent(back)}` : '/login');
+      res.redirect(303, back ? loginPathBackTo(back) : '/login');
     });
   });
 

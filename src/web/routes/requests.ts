@@ -4,6 +4,7 @@ import { isRequestState, REQUEST_STATES } from '../../domain/consent-rules.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { parseRowId } from '../../domain/row-ids.js';
+import { confirmPath } from '../../mail/render.js';
 import { field, optionalField, parseForm, parseQuery } from '../forms.js';
 import { currentAccount, loginUrl, requireLogin } from '../middleware/auth.js';
 import { flash, noStore, timeOf } from '../middleware/locals.js';
@@ -16,11 +17,6 @@ import { fieldErrors } from '../render-errors.js';
  * (utm_source=…), and the link must still work.
  */
 const CONFIRM_LINK_QUERY = z.object({ token: optionalField(200) });
-
-/** The path of a request's confirmation link with `token`, as the mail gives it. */
-function confirmLink(requestId: number, token: string): string {
-  return `/requests/${requestId}/confirm?token=${encodeURIComponent(token)}`;
-}
 
 export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
   const router = Router();
@@ -66,7 +62,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
       // "Switch account" logs out, then the login leads back to this link (as mailed: without
       // whatever a link tracker added to it).
       const requestId = parseRowId(req.params.id);
-      const next = requestId === undefined ? '' : confirmLink(requestId, token);
+      const next = requestId === undefined ? '' : confirmPath(requestId, token);
       res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: view.wrongAccount, next });
       return;
     }
@@ -91,7 +87,7 @@ export function requestsRoutes(domain: Domain, rateLimits: RateLimits): Router {
       res.redirect(303, `/requests/${result.request.id}`);
     } catch (error) {
       if (error instanceof ForbiddenError && error.messageKey === 'errors.token.wrongAccount') {
-        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle], next: confirmLink(requestId, form.token) });
+        res.status(403).render('confirm-wrong-account', { title: req.t('confirm.title'), handles: [error.params.handle], next: confirmPath(requestId, form.token) });
         return;
       }
       if (!(error instanceof ValidationError)) throw error;
