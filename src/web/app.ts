@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import type { Domain } from '../domain/index.js';
 import { redactUrl, type Logger } from '../logger.js';
 import { loadAccount } from './middleware/auth.js';
+import { deviceCookies } from './middleware/device-cookie.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { i18nMiddleware } from './middleware/i18n.js';
 import { viewLocals } from './middleware/locals.js';
@@ -105,7 +106,7 @@ export function createApp(deps: WebDeps): Express {
   app.use(csrfSynchronisedProtection);
 
   const rateLimits = createRateLimits(knex);
-  app.use(authRoutes(domain, rateLimits));
+  app.use(authRoutes(domain, rateLimits, deviceCookies(config)));
   app.use(languageRoutes(domain));
   app.use(contactsRoutes(domain));
   app.use(servicesRoutes(domain, rateLimits));

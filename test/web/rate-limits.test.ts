@@ -72,6 +72,30 @@ describe('web: rate limits in the database', () => {
     await limits.beginLogin('aa1-ovh', '198.51.100.7');
   });
 
+  it('a trusted device counts on its own: a handle refused everywhere, or a client at its limit, still lets it try', async () => {
+    const limits = createRateLimits(db.knex);
+    // 100 attempts from ten clients lock the handle out for everyone else.
+    for (let client = 1; client <= 10; client++) for (let i = 0; i < 10; i++) await limits.beginLogin('aa1-ovh', `192.0.2.${client}`);
+    await assert.rejects(limits.beginLogin('aa1-ovh', '198.51.100.7'), RateLimitedError);
+    // The owner's browser, from anywhere: ten attempts per 15 minutes of its own.
+    for (let i = 0; i < 10; i++) await limits.beginLogin('aa1-ovh', '198.51.100.7', 'device-of-the-owner');
+    await assert.rejects(limits.beginLogin('aa1-ovh', '198.51.100.7', 'device-of-the-owner'), RateLimitedError);
+    await limits.beginLogin('aa1-ovh', '198.51.100.7', 'another-device');
+    // A success takes the device's count back, and leaves the handle's and the client's counters as they were.
+    await limits.loginSucceeded('aa1-ovh', '198.51.100.7', 'device-of-the-owner');
+    await limits.beginLogin('aa1-ovh', '198.51.100.7', 'device-of-the-owner');
+    const counters = Object.fromEntries(
+      ((await db.knex('rate_limits').whereIn('key', ['login_handle:aa1-ovh', 'login_client:198.51.100.7', 'login_device:device-of-the-owner']).select('key', 'points')) as { key: string; points: number }[]).map((row) => [row.key, Number(row.points)]),
+    );
+    // The handle's 100 and the refused attempt without the device; the client's that one attempt.
+    assert.deepEqual(counters, { 'login_handle:aa1-ovh': 101, 'login_client:198.51.100.7': 1, 'login_device:device-of-the-owner': 1 });
+
+    // A client at its limit over many handles (a shared address) does not stop a trusted device behind it.
+    for (let i = 0; i < 50; i++) await limits.beginLogin(`bb${i}-ovh`, '203.0.113.9');
+    await assert.rejects(limits.beginLogin('cc1-ovh', '203.0.113.9'), RateLimitedError);
+    await limits.beginLogin('cc1-ovh', '203.0.113.9', 'device-behind-the-nat');
+  });
+
   it('counts wrong tokens per party of a request, so one party cannot lock the other out', async () => {
     const limits = createRateLimits(db.knex);
     for (let i = 0; i < 10; i++) await limits.tokenFailed(5, 1, `192.0.2.${i}`);

@@ -54,10 +54,15 @@ export interface RateLimits {
    * Counts a login attempt before its password is checked, so that parallel attempts cannot all
    * pass a check made before any of them failed. Throws RateLimitedError when this handle from
    * this client, this handle from anywhere, or this client for any handle has tried too often.
+   *
+   * `device` is the id of a trusted device: a browser that logged in to this handle before and
+   * shows a device cookie for it (device-cookie.ts). Its attempts count on its own counter only,
+   * so that attempts from elsewhere, which may lock the handle out everywhere else, do not lock
+   * out its owner, and a shared address (NAT) does not either.
    */
-  beginLogin(handle: string, ip: string): Promise<void>;
-  /** A correct password: the attempt no longer counts against the handle or the client. */
-  loginSucceeded(handle: string, ip: string): Promise<void>;
+  beginLogin(handle: string, ip: string, device?: string): Promise<void>;
+  /** A correct password: the attempt no longer counts against the handle, the client or the device. */
+  loginSucceeded(handle: string, ip: string, device?: string): Promise<void>;
   /**
    * Counts a check of a logged-in account's password (changing the e-mail address or the
    * password) before it is made; throws RateLimitedError once there were too many. A session
@@ -114,6 +119,8 @@ export function createRateLimits(knex: Knex): RateLimits {
   const loginPerHandle = limiter(knex, 'login_handle', 100, 60 * 60);
   // Failures of one client over every handle: a guess or two at each of many customer IDs.
   const loginPerClient = limiter(knex, 'login_client', 50, 60 * 60);
+  // A trusted device (its cookie is bound to one handle): as many tries as one client of a handle.
+  const loginPerDevice = limiter(knex, 'login_device', 10, 15 * 60);
   const passwordChecks = limiter(knex, 'password_check', 10, 15 * 60);
   const tokenPerParty = limiter(knex, 'token_request', 10, 60 * 60);
   const tokenPerIp = limiter(knex, 'token_ip', 30, 60 * 60);
@@ -121,7 +128,11 @@ export function createRateLimits(knex: Knex): RateLimits {
   const resends = limiter(knex, 'request_resend', 10, 60 * 60);
 
   return {
-    async beginLogin(handle, ip) {
+    async beginLogin(handle, ip, device) {
+      if (device !== undefined) {
+        await loginPerDevice.consume(device).catch(toError);
+        return;
+      }
       const client = clientKey(ip);
       await consumeAll([
         [loginPerHandleIp, `${handle}|${client}`],
@@ -131,7 +142,11 @@ export function createRateLimits(knex: Knex): RateLimits {
       // consume still adds its point, and one client could otherwise lock the owner out alone.
       await loginPerHandle.consume(handle).catch(toError);
     },
-    async loginSucceeded(handle, ip) {
+    async loginSucceeded(handle, ip, device) {
+      if (device !== undefined) {
+        await loginPerDevice.delete(device);
+        return;
+      }
       const client = clientKey(ip);
       await Promise.all([loginPerHandleIp.delete(`${handle}|${client}`), loginPerHandle.reward(handle, 1), loginPerClient.reward(client, 1)]);
     },

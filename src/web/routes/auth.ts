@@ -3,6 +3,7 @@ import { RateLimitedError } from '../../domain/errors.js';
 import type { Domain } from '../../domain/index.js';
 import { field, optionalField, parseForm, safeNextPath } from '../forms.js';
 import { loginPathBackTo } from '../middleware/auth.js';
+import type { DeviceCookies } from '../middleware/device-cookie.js';
 import { MAX_RETURN_PATH, noStore } from '../middleware/locals.js';
 import { regenerate } from '../middleware/session.js';
 import type { RateLimits } from '../middleware/rate-limits.js';
@@ -21,7 +22,7 @@ function renderLogin(req: Request, res: Response, handle: string, rawNext: unkno
   res.render('login', { title: req.t('login.title'), values: { handle, next }, error });
 }
 
-export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
+export function authRoutes(domain: Domain, rateLimits: RateLimits, devices: DeviceCookies): Router {
   const router = Router();
 
   router.get('/login', noStore, (req, res) => {
@@ -29,13 +30,15 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
     renderLogin(req, res, '', req.query.next, undefined);
   });
 
-  router.post('/login', noStore, async (req, res) => {
+  router.post('/login', noStore, devices.parse, async (req, res) => {
     const form = parseForm({ handle: field(200), password: field(1024), next: optionalField(2000) }, req.body);
     const next = safeNextPath(form.next) ?? '/contacts';
     const handle = form.handle.trim().toLowerCase().slice(0, 120);
     const ip = req.ip ?? 'unknown';
+    // A browser that logged in to this handle before counts its attempts on its own.
+    const device = devices.trustedFor(req, handle);
     try {
-      await rateLimits.beginLogin(handle, ip);
+      await rateLimits.beginLogin(handle, ip, device);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       // The form again, with the handle and the way back kept, and the wait in its message.
@@ -49,7 +52,8 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits): Router {
       renderLogin(req, res.status(401), form.handle, form.next, req.t('login.failed'));
       return;
     }
-    await rateLimits.loginSucceeded(handle, ip);
+    await rateLimits.loginSucceeded(handle, ip, device);
+    devices.remember(res, handle, device);
     // A new session id at login defeats session fixation; the CSRF token is renewed with it.
     const language = req.session.language;
     await regenerate(req);
