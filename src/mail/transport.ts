@@ -108,9 +108,12 @@ function smtpTransport(config: TransportConfig, smtpUrl: string, logger: Logger 
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
     // A relay on the same machine (a local MTA, the test server) commonly has no certificate;
-    // traffic on loopback never leaves the host, so plain SMTP is fine there. Elsewhere
-    // nodemailer upgrades with STARTTLS whenever the server offers it.
-    ...(url.protocol === 'smtp:' && isLoopback(url.hostname) ? { ignoreTLS: true, secure: false } : {}),
+    // traffic on loopback never leaves the host, so plain SMTP is fine there. Elsewhere the
+    // connection must be upgraded with STARTTLS before anything is sent: by default nodemailer
+    // goes on in plain text when the server does not offer it (or when someone in between strips
+    // the offer), and every code would cross the network readable. `?requireTLS=false` in
+    // SMTP_URL allows that again, for a relay without TLS on a network the operator trusts.
+    ...(url.protocol === 'smtp:' ? (isLoopback(url.hostname) ? { ignoreTLS: true, secure: false } : { requireTLS: true }) : {}),
   });
   // An emitted 'error' without a listener would crash the worker; failures reach us per mail anyway.
   transporter.on('error', (error: Error) => logger?.warn({ err: { message: error.message } }, 'smtp pool error'));

@@ -181,6 +181,29 @@ describe('mail: dispatcher', function () {
     }
   });
 
+  it('sends to a server elsewhere only over STARTTLS: none offered keeps the mail queued, unless SMTP_URL says requireTLS=false', async () => {
+    // On Linux 0.0.0.0 reaches this machine's loopback server without being one of the loopback
+    // names the transport exempts, so it stands for a relay elsewhere on the network.
+    const plain = await server({ startTls: false });
+    await insertMail(db.knex, [{ address: 'aa@example.test' }]);
+    assert.deepEqual(await dispatcher({ transport: transport(`smtp://0.0.0.0:${plain.port}`) }).dispatchOnce(), { sent: 0, retried: 1, dead: 0, voided: 0 });
+    const [row] = await outboxRows(db.knex);
+    assert.equal(row?.status, 'pending');
+    assert.match(row?.last_error ?? '', /STARTTLS|TLS/);
+    assert.equal(plain.messages.length, 0);
+
+    // The operator's explicit choice for a relay without TLS.
+    await db.knex('outbox').update({ next_attempt_at: 0 });
+    assert.deepEqual(await dispatcher({ transport: transport(`smtp://0.0.0.0:${plain.port}?requireTLS=false`) }).dispatchOnce(), { sent: 1, retried: 0, dead: 0, voided: 0 });
+    assert.equal(plain.messages[0]?.overTls, false);
+
+    // A server that offers STARTTLS gets the mail encrypted (its certificate is self-signed here).
+    const secure = await server();
+    await insertMail(db.knex, [{ address: 'bb@example.test' }]);
+    assert.deepEqual(await dispatcher({ transport: transport(`smtp://0.0.0.0:${secure.port}?tls.rejectUnauthorized=false`) }).dispatchOnce(), { sent: 1, retried: 0, dead: 0, voided: 0 });
+    assert.equal(secure.messages[0]?.overTls, true);
+  });
+
   it('marks a mail dead when the server refuses its content with a 5xx', async () => {
     const smtp = await server({ refuse: 'content' });
     await insertMail(db.knex, [{ address: 'aa@example.test' }]);

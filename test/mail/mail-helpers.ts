@@ -110,8 +110,8 @@ export async function freePort(): Promise<number> {
 export interface TestSmtpServer {
   port: number;
   url: string;
-  /** Every accepted message, parsed, with the envelope recipients. */
-  messages: (ParsedMail & { envelopeTo: string[] })[];
+  /** Every accepted message, parsed, with the envelope recipients and whether it came over TLS. */
+  messages: (ParsedMail & { envelopeTo: string[]; overTls: boolean })[];
   close(): Promise<void>;
 }
 
@@ -123,10 +123,12 @@ export interface TestSmtpServer {
  * every sender (550) or every message's content (554).
  */
 export async function startSmtpServer(
-  options: { port?: number; reject?: (address: string) => boolean; delayMs?: number; refuse?: 'login' | 'sender' | 'content' } = {},
+  options: { port?: number; reject?: (address: string) => boolean; delayMs?: number; refuse?: 'login' | 'sender' | 'content'; startTls?: boolean } = {},
 ): Promise<TestSmtpServer> {
   const messages: TestSmtpServer['messages'] = [];
   const server = new SMTPServer({
+    // STARTTLS (with smtp-server's own self-signed certificate) is offered unless told otherwise.
+    ...(options.startTls === false ? { disabledCommands: ['STARTTLS'] } : {}),
     authOptional: true,
     // Logins over plain SMTP on loopback (the transport uses no TLS there).
     allowInsecureAuth: true,
@@ -156,7 +158,7 @@ export async function startSmtpServer(
           if (options.refuse === 'content') return callback(Object.assign(new Error('5.7.1 Message content rejected'), { responseCode: 554 }));
           const accept = () => {
             // Recorded when the server answers 250: from then on the mail counts as delivered.
-            messages.push(Object.assign(mail, { envelopeTo }));
+            messages.push(Object.assign(mail, { envelopeTo, overTls: session.secure }));
             callback();
           };
           if (options.delayMs) setTimeout(accept, options.delayMs);
