@@ -156,6 +156,10 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     throw new ConfigError(`HANDLE_SUFFIX="${env.HANDLE_SUFFIX}" must be 1 to 16 letters.`);
   }
   const smtpUrl = env.SMTP_URL ? url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']) : undefined;
+  // nodemailer reads the URL with Node's legacy parser, which takes a backslash for a slash where
+  // the URL standard does not: the two would then see different hosts (the transport decides on
+  // TLS by the host it sees). A password that needs one is written %5C.
+  if (smtpUrl?.includes('\\')) throw new ConfigError('SMTP_URL must not contain a backslash; write one in the user name or password as %5C.');
   const mongodbUrl = env.MONGODB_URL ? url('MONGODB_URL', env.MONGODB_URL, ['mongodb:', 'mongodb+srv:']) : undefined;
   // Derived from PUBLIC_URL's host when unset: an IP address as an address literal
   // (contacts@[192.0.2.1], contacts@[IPv6:2001:db8::1]), a fully qualified name without its dot.

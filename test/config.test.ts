@@ -78,6 +78,8 @@ describe('config', () => {
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL="mysql:\/\/x\/y" is not supported/],
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL="ftp:\/\/x" must start with http:\/\/ or https:\/\//],
     [{ SMTP_URL: 'not a url' }, /SMTP_URL="not a url" is not a URL/],
+    // The URL standard sees host 127.0.0.1 here, nodemailer's parser mail.example.com.
+    [{ SMTP_URL: 'smtp://mail.example.com\\@127.0.0.1:25' }, /^SMTP_URL must not contain a backslash/],
     [{ HANDLE_SUFFIX: 'o-v-h' }, /HANDLE_SUFFIX="o-v-h" must be 1 to 16 letters/],
     [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
     [{ NODE_ENV: 'production' }, /SESSION_SECRET is required when NODE_ENV=production/],

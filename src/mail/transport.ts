@@ -113,7 +113,8 @@ function smtpTransport(config: TransportConfig, smtpUrl: string, logger: Logger 
     // goes on in plain text when the server does not offer it (or when someone in between strips
     // the offer), and every code would cross the network readable. `?requireTLS=false` in
     // SMTP_URL allows that again, for a relay without TLS on a network the operator trusts.
-    ...(url.protocol === 'smtp:' ? (isLoopback(url.hostname) ? { ignoreTLS: true, secure: false } : { requireTLS: true }) : {}),
+    // (The URL standard leaves the host of an smtp: URL as written, LOCALHOST included.)
+    ...(url.protocol === 'smtp:' ? (isLoopback(url.hostname.toLowerCase()) ? { ignoreTLS: true, secure: false } : { requireTLS: true }) : {}),
   });
   // An emitted 'error' without a listener would crash the worker; failures reach us per mail anyway.
   transporter.on('error', (error: Error) => logger?.warn({ err: { message: error.message } }, 'smtp pool error'));

@@ -49,20 +49,29 @@ class KnexRateLimiterSQLite extends RateLimiterSQLite {
   }
 }
 
+/** A login attempt that was let through, and the counters it was counted on. */
+export interface LoginAttempt {
+  handle: string;
+  client: string;
+  /** Set when the attempt counted on a trusted device's counter (and on no other). */
+  device?: string;
+}
+
 export interface RateLimits {
   /**
    * Counts a login attempt before its password is checked, so that parallel attempts cannot all
    * pass a check made before any of them failed. Throws RateLimitedError when this handle from
    * this client, this handle from anywhere, or this client for any handle has tried too often.
    *
-   * `device` is the id of a trusted device: a browser that logged in to this handle before and
-   * shows a device cookie for it (device-cookie.ts). Its attempts count on its own counter only,
-   * so that attempts from elsewhere, which may lock the handle out everywhere else, do not lock
-   * out its owner, and a shared address (NAT) does not either.
+   * `device` is the id of a trusted device: the browser that last logged in to this handle,
+   * showing its device cookie (device-cookie.ts). Its attempts count on its own counter only, so
+   * that attempts from elsewhere, which may lock the handle out everywhere else, do not lock out
+   * its owner, nor does a busy shared address (NAT). Once that counter is used up the device is
+   * trusted no more until it runs out: its attempts count like anyone's.
    */
-  beginLogin(handle: string, ip: string, device?: string): Promise<void>;
-  /** A correct password: the attempt no longer counts against the handle, the client or the device. */
-  loginSucceeded(handle: string, ip: string, device?: string): Promise<void>;
+  beginLogin(handle: string, ip: string, device?: string): Promise<LoginAttempt>;
+  /** A correct password: the attempt no longer counts against what it was counted on. */
+  loginSucceeded(attempt: LoginAttempt): Promise<void>;
   /**
    * Counts a check of a logged-in account's password (changing the e-mail address or the
    * password) before it is made; throws RateLimitedError once there were too many. A session
@@ -129,11 +138,17 @@ export function createRateLimits(knex: Knex): RateLimits {
 
   return {
     async beginLogin(handle, ip, device) {
-      if (device !== undefined) {
-        await loginPerDevice.consume(device).catch(toError);
-        return;
-      }
       const client = clientKey(ip);
+      if (device !== undefined) {
+        const trusted = await loginPerDevice.consume(device).then(
+          () => true,
+          (rejection: unknown) => {
+            if (rejection instanceof RateLimiterRes) return false;
+            throw rejection;
+          },
+        );
+        if (trusted) return { handle, client, device };
+      }
       await consumeAll([
         [loginPerHandleIp, `${handle}|${client}`],
         [loginPerClient, client],
@@ -141,13 +156,13 @@ export function createRateLimits(knex: Knex): RateLimits {
       // Only an attempt this client was allowed counts against the handle everywhere: a refused
       // consume still adds its point, and one client could otherwise lock the owner out alone.
       await loginPerHandle.consume(handle).catch(toError);
+      return { handle, client };
     },
-    async loginSucceeded(handle, ip, device) {
+    async loginSucceeded({ handle, client, device }) {
       if (device !== undefined) {
         await loginPerDevice.delete(device);
         return;
       }
-      const client = clientKey(ip);
       await Promise.all([loginPerHandleIp.delete(`${handle}|${client}`), loginPerHandle.reward(handle, 1), loginPerClient.reward(client, 1)]);
     },
     async beginPasswordCheck(accountId) {

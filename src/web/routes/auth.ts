@@ -6,7 +6,7 @@ import { loginPathBackTo } from '../middleware/auth.js';
 import type { DeviceCookies } from '../middleware/device-cookie.js';
 import { MAX_RETURN_PATH, noStore } from '../middleware/locals.js';
 import { regenerate } from '../middleware/session.js';
-import type { RateLimits } from '../middleware/rate-limits.js';
+import type { LoginAttempt, RateLimits } from '../middleware/rate-limits.js';
 import { rateLimited } from '../render-errors.js';
 
 /**
@@ -30,15 +30,18 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits, devices: Devi
     renderLogin(req, res, '', req.query.next, undefined);
   });
 
-  router.post('/login', noStore, devices.parse, async (req, res) => {
+  router.post('/login', noStore, async (req, res) => {
     const form = parseForm({ handle: field(200), password: field(1024), next: optionalField(2000) }, req.body);
     const next = safeNextPath(form.next) ?? '/contacts';
     const handle = form.handle.trim().toLowerCase().slice(0, 120);
     const ip = req.ip ?? 'unknown';
-    // A browser that logged in to this handle before counts its attempts on its own.
-    const device = devices.trustedFor(req, handle);
+    // The browser that last logged in to this handle counts its attempts on its own, unless the
+    // password changed since (it may have been someone else's then).
+    const claim = devices.claimFor(req, handle);
+    const device = claim && claim.passwordChangedAt === ((await domain.accounts.findByHandle(handle))?.passwordChangedAt ?? 0) ? claim.id : undefined;
+    let attempt: LoginAttempt;
     try {
-      await rateLimits.beginLogin(handle, ip, device);
+      attempt = await rateLimits.beginLogin(handle, ip, device);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       // The form again, with the handle and the way back kept, and the wait in its message.
@@ -52,8 +55,8 @@ export function authRoutes(domain: Domain, rateLimits: RateLimits, devices: Devi
       renderLogin(req, res.status(401), form.handle, form.next, req.t('login.failed'));
       return;
     }
-    await rateLimits.loginSucceeded(handle, ip, device);
-    devices.remember(res, handle, device);
+    await rateLimits.loginSucceeded(attempt);
+    devices.remember(res, handle, account.passwordChangedAt);
     // A new session id at login defeats session fixation; the CSRF token is renewed with it.
     const language = req.session.language;
     await regenerate(req);
