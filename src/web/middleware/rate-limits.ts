@@ -66,8 +66,8 @@ export interface RateLimits {
    * `device` is the id of a trusted device: the browser that last logged in to this handle,
    * showing its device cookie (device-cookie.ts). Its attempts count on its own counter only, so
    * that attempts from elsewhere, which may lock the handle out everywhere else, do not lock out
-   * its owner, nor does a busy shared address (NAT). Once that counter is used up the device is
-   * trusted no more until it runs out: its attempts count like anyone's.
+   * its owner, nor does a busy shared address (NAT). Once that counter is used up, and until its
+   * 15 minutes are over, the device is trusted no more: its attempts count like anyone's.
    */
   beginLogin(handle: string, ip: string, device?: string): Promise<LoginAttempt>;
   /** A correct password: the attempt no longer counts against what it was counted on. */
