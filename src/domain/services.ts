@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LRUCache } from 'lru-cache';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
@@ -27,6 +28,8 @@ export interface ServiceRow extends Service {
 }
 
 export const PAGE_SIZE = 50;
+/** About how much memory a process gives to what it remembers of lists (see ListMemory). */
+const LIST_MEMORY_BYTES = 8 * 1024 * 1024;
 export const SORTS = ['name', 'type'] as const;
 export type Sort = (typeof SORTS)[number];
 
@@ -111,6 +114,9 @@ export interface ServiceCatalogDeps {
 
 /** Reads and creates services; every read for a user is scoped to the services where it holds a role. */
 export class ServiceCatalog {
+  /** Totals and pages' first rows of the lists served lately (see ListMemory). */
+  private readonly lists = new LRUCache<string, ListMemory>({ maxSize: LIST_MEMORY_BYTES, sizeCalculation: listMemorySize });
+
   constructor(private readonly deps: ServiceCatalogDeps) {}
 
   private joined(db: Knex | Knex.Transaction) {
@@ -184,10 +190,15 @@ export class ServiceCatalog {
    * of the arms in (search_name, id) or (type, search_name, id) order: by the name without case
    * or accents (search-text.ts), as people sort. Each arm is one range of a covering index
    * (migration 20261124070100), so neither query reads the table; only the page's rows are then
-   * joined with their names and contacts. Pages past the middle are read from the end (reversed
-   * order, smaller offset), so the deepest page costs no more than the middle one. Without a
-   * search or type filter the total is not counted at all but read from account_service_counts,
-   * which the database's triggers keep (migration 20261124050100): one primary-key lookup.
+   * joined with their names and contacts. Without a search or type filter the total is not
+   * counted at all but read from account_service_counts, which the database's triggers keep
+   * (migration 20261124050100): one primary-key lookup.
+   *
+   * A page is found by skipping the rows before it, from the nearer end of the list (pages past
+   * the middle are read backwards), or, keyset style, from the first row of a page served before
+   * at the same list version (see ListMemory): the same page again, the next one, or one a few
+   * pages further, costs no more than the first page. A list served before at the same version
+   * takes one statement: its version and the page planned on its remembered total, together.
    */
   async listForAccount(accountId: number, query: ServiceListQuery): Promise<ServiceListPage> {
     const knex = this.deps.reader;
@@ -206,63 +217,180 @@ export class ServiceCatalog {
       filters.push(`${postgres ? 'strpos' : 'instr'}(search_name, ?) > 0`);
       filterBindings.push(search);
     }
-    const arm = (part: ListArm, columns: string) => ({
-      sql: `SELECT ${columns} FROM services WHERE ${[`${part.column} = ?`, ...part.earlier.map((column) => `${column} <> ?`), ...filters].join(' AND ')}`,
-      bindings: [accountId, ...part.earlier.map(() => accountId), ...filterBindings],
+    const order = query.sort === 'type' ? ['type', 'search_name', 'id'] : ['search_name', 'id'];
+    const arm = (part: ListArm, columns: string, after?: SortKey): Statement => ({
+      sql: `SELECT ${columns} FROM services WHERE ${[
+        `${part.column} = ?`,
+        ...part.earlier.map((column) => `${column} <> ?`),
+        ...filters,
+        ...(after ? [`(${order.join(', ')}) >= (${order.map(() => '?').join(', ')})`] : []),
+      ].join(' AND ')}`,
+      bindings: [accountId, ...part.earlier.map(() => accountId), ...filterBindings, ...(after ?? [])],
     });
-
-    let total: number | undefined;
-    if (filters.length === 0) {
-      const column = query.role ? COUNT_COLUMNS[query.role] : 'services';
-      const counted = rowsOf<{ n: number | string }>(await knex.raw(`SELECT ${column} AS n FROM account_service_counts WHERE account_id = ?`, [accountId]));
-      // Every account has its row (created with the account); counting stays the fallback.
-      if (counted[0]) total = Number(counted[0].n);
-    }
-    if (total === undefined) {
-      const counts = arms.map((part) => arm(part, 'count(*)'));
-      const countRows = rowsOf<Record<string, number | string>>(
-        await knex.raw(`SELECT ${counts.map((count, i) => `(${count.sql}) AS n${i}`).join(', ')}`, counts.flatMap((count) => count.bindings)),
-      );
-      total = counts.reduce((sum, _count, i) => sum + Number(countRows[0]?.[`n${i}`] ?? 0), 0);
-    }
-    const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
-    const page = Math.min(Math.max(1, query.page), pageCount);
-
-    const start = (page - 1) * PAGE_SIZE;
-    const end = Math.min(start + PAGE_SIZE, total);
-    let rows: ListTuple[] = [];
-    if (end > start) {
-      const reverse = start > total - end;
-      const order = query.sort === 'type' ? ['type', 'search_name', 'id'] : ['search_name', 'id'];
-      const direction = reverse ? 'DESC' : 'ASC';
+    /** The page's rows as one JSON value (see sql-json.ts), as a subquery. */
+    const pageQuery = (plan: PagePlan): Statement => {
+      const direction = plan.reverse ? 'DESC' : 'ASC';
       const orderBy = `ORDER BY ${order.map((column) => `${column} ${direction}`).join(', ')}`;
       // SQLite merges the arms of a compound SELECT in the ORDER BY's order by itself; PostgreSQL
       // only merges them (Merge Append) when each arm is a subquery with that order.
       const parts = arms.map((part) => {
-        const { sql, bindings } = arm(part, 'id, search_name, type');
+        const { sql, bindings } = arm(part, 'id, search_name, type', plan.after);
         return { sql: postgres && arms.length > 1 ? `(${sql} ${orderBy})` : sql, bindings };
       });
-      // The page's rows as one JSON value (see sql-json.ts).
-      rows = jsonTuples<ListTuple>(
-        await knex.raw(
-          `SELECT ${jsonArrayAgg(knex, LIST_TUPLE, order.map((column) => `p.${column}`).join(', '))} AS list
+      return {
+        sql: `(SELECT ${jsonArrayAgg(knex, LIST_TUPLE, order.map((column) => `p.${column}`).join(', '))}
              FROM (${parts.map((part) => part.sql).join(' UNION ALL ')} ${orderBy} LIMIT ? OFFSET ?) AS p
              JOIN services s ON s.id = p.id
              JOIN accounts a ON a.id = s.admin_id
              JOIN accounts t ON t.id = s.tech_id
-             JOIN accounts b ON b.id = s.billing_id`,
-          [...parts.flatMap((part) => part.bindings), end - start, reverse ? total - end : start],
-        ),
-      );
+             JOIN accounts b ON b.id = s.billing_id)`,
+        bindings: [...parts.flatMap((part) => part.bindings), plan.limit, plan.skip],
+      };
+    };
+    /** One statement of the given subqueries (each a one-value SELECT), answered as one row. */
+    const select = async (columns: Record<string, Statement>): Promise<Record<string, unknown> | undefined> => {
+      const entries = Object.entries(columns);
+      const sql = `SELECT ${entries.map(([name, column]) => `${column.sql} AS ${name}`).join(', ')}`;
+      return rowsOf<Record<string, unknown>>(await knex.raw(sql, entries.flatMap(([, column]) => column.bindings)))[0];
+    };
+    const version: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
+    const listKey = [accountId, query.role ?? '', query.type ?? '', search, query.sort].join('\u0000');
+
+    // A list served before: its version and the page planned on its remembered total, in one
+    // statement; if the version has moved on, the page is dropped and the list read afresh.
+    const remembered = this.lists.get(listKey);
+    if (remembered) {
+      const plan = planPage(query.page, remembered.total, remembered.anchors);
+      const row = await select({ v: version, ...(plan.size > 0 ? { list: pageQuery(plan) } : {}) });
+      if (row && row.v !== null && Number(row.v) === remembered.version) return this.served(listKey, remembered, plan, row.list, accountId, query.sort);
+    }
+
+    // The total (kept by the database, or counted) and the version, in one statement, with the
+    // first page, which does not depend on the total.
+    const counts = (): Record<string, Statement> => Object.fromEntries(arms.map((part, i) => [`n${i}`, { sql: `(${arm(part, 'count(*)').sql})`, bindings: arm(part, '').bindings }]));
+    const totals: Record<string, Statement> =
+      filters.length === 0
+        ? { n0: { sql: `(SELECT ${query.role ? COUNT_COLUMNS[query.role] : 'services'} FROM account_service_counts WHERE account_id = ?)`, bindings: [accountId] } }
+        : counts();
+    const firstPage = query.page <= 1 ? planPage(1, undefined, new Map()) : undefined;
+    const row = (await select({ v: version, ...totals, ...(firstPage ? { list: pageQuery(firstPage) } : {}) })) ?? {};
+    let total: number;
+    if (row.n0 === null) {
+      // Every account has its counts row (created with the account); counting stays the fallback.
+      const counted = await select(counts());
+      total = arms.reduce((sum, _part, i) => sum + Number(counted?.[`n${i}`] ?? 0), 0);
+    } else {
+      total = arms.reduce((sum, _part, i) => sum + Number(row[`n${i}`] ?? 0), 0);
+    }
+    const memory: ListMemory | undefined = row.v === null || row.v === undefined ? undefined : { version: Number(row.v), total, anchors: new Map() };
+    if (firstPage) return this.served(listKey, memory, planPage(1, total, new Map()), row.list, accountId, query.sort);
+    const plan = planPage(query.page, total, memory?.anchors ?? new Map());
+    const list = plan.size > 0 ? (await select({ list: pageQuery(plan) }))?.list : null;
+    return this.served(listKey, memory, plan, list, accountId, query.sort);
+  }
+
+  /** The page read by `plan`, remembering its first row (and the next page's) at the list's version. */
+  private served(listKey: string, memory: ListMemory | undefined, plan: PagePlan, list: unknown, accountId: number, sort: Sort): ServiceListPage {
+    const rows = jsonTuples<ListTuple>([{ list: list ?? null }]);
+    const next = rows[plan.size];
+    rows.length = Math.min(rows.length, plan.size);
+    // Only a full page's next row is where the next page starts.
+    if (next && plan.size === PAGE_SIZE) memory?.anchors.set(plan.page + 1, sortKeyOf(next, sort));
+    if (memory) {
+      if (rows[0]) memory.anchors.set(plan.page, sortKeyOf(rows[0], sort));
+      // The oldest anchors go first; set() again so that the cache weighs the entry anew.
+      for (const anchored of memory.anchors.keys()) if (memory.anchors.size > ANCHORS_PER_LIST) memory.anchors.delete(anchored);
+      this.lists.set(listKey, memory);
     }
     return {
       rows: rows.map((tuple) => toServiceRow(tuple, accountId)),
-      total,
-      page,
-      pageCount,
+      total: memory?.total ?? plan.total,
+      page: plan.page,
+      pageCount: plan.pageCount,
       pageSize: PAGE_SIZE,
     };
   }
+}
+
+interface Statement {
+  sql: string;
+  bindings: (string | number)[];
+}
+
+/** How a page is read: which rows of the list's order, from where. */
+interface PagePlan {
+  page: number;
+  pageCount: number;
+  total: number;
+  /** How many rows the page has. */
+  size: number;
+  /** How many rows are read: one more than the page, forwards, when there is a next page (its first row). */
+  limit: number;
+  /** How many rows are skipped, from the start, the end (reverse) or `after`. */
+  skip: number;
+  reverse: boolean;
+  /** Read from this row on (a remembered page's first row) rather than from the start. */
+  after?: SortKey;
+}
+
+/**
+ * How to read page `requested` of a list of `total` rows (clamped to the pages there are): from
+ * the nearer end of the list, or from the nearest remembered page before it if that skips fewer.
+ * Without a total, only the first page can be planned: it is read with one row more, and
+ * `served` tells from what was read whether there is a next page.
+ */
+function planPage(requested: number, total: number | undefined, anchors: Map<number, SortKey>): PagePlan {
+  if (total === undefined) return { page: 1, pageCount: 1, total: 0, size: PAGE_SIZE, limit: PAGE_SIZE + 1, skip: 0, reverse: false };
+  const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const page = Math.min(Math.max(1, requested), pageCount);
+  const start = (page - 1) * PAGE_SIZE;
+  const end = Math.min(start + PAGE_SIZE, total);
+  let reverse = start > total - end;
+  let skip = reverse ? total - end : start;
+  let after: SortKey | undefined;
+  for (const [anchored, key] of anchors) {
+    const fromAnchor = (page - anchored) * PAGE_SIZE;
+    if (fromAnchor >= 0 && fromAnchor < skip) [after, skip, reverse] = [key, fromAnchor, false];
+  }
+  const size = Math.max(0, end - start);
+  return { page, pageCount, total, size, limit: size + (!reverse && end < total ? 1 : 0), skip, reverse, after };
+}
+
+/** Where a row stands in the list's order: (search_name, id), or (type, search_name, id). */
+type SortKey = (string | number)[];
+
+function sortKeyOf(tuple: ListTuple, sort: Sort): SortKey {
+  const key = [tuple[10], Number(tuple[0])];
+  return sort === 'type' ? [tuple[2], ...key] : key;
+}
+
+/**
+ * What a process remembers of one list (an account, its filters and sort) at one version of the
+ * account's list (account_service_counts.list_version, migration 20261125010000): any insert,
+ * deletion, change of contacts, folded name or type of one of the account's services gives it a
+ * new version (the triggers of migration 20261125010100), whichever process made the change, and
+ * what was remembered at an older version is then never used again.
+ */
+interface ListMemory {
+  version: number;
+  /**
+   * The list's total. Counting a search reads every one of the account's index entries (a
+   * millisecond for 10,000 services); paging through the results, or coming back to them, would
+   * count the same unchanged list again on every page. Any change to the total changes the version.
+   */
+  total: number;
+  /** The sort key of the first row of pages served (or of the page after one): pages are read from there. */
+  anchors: Map<number, SortKey>;
+}
+
+/** How many pages' first rows are remembered per list (the oldest are forgotten first). */
+const ANCHORS_PER_LIST = 32;
+
+/** Roughly how many bytes a remembered list takes, for the cache's bound. */
+function listMemorySize(memory: ListMemory, key: string): number {
+  let size = 100 + 2 * key.length;
+  for (const anchor of memory.anchors.values()) size += 60 + 2 * String(anchor[anchor.length - 2]).length;
+  return size;
 }
 
 interface ListArm {
@@ -273,11 +401,11 @@ interface ListArm {
 /** A row of the contacts list, as jsonArrayAgg answers it. */
 const LIST_TUPLE = [
   's.id', 's.name', 's.type', 's.admin_id', 's.tech_id', 's.billing_id', 'a.handle', 't.handle', 'b.handle',
-  'EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active)',
+  'EXISTS (SELECT 1 FROM request_roles rr WHERE rr.service_id = s.id AND rr.active)', 's.search_name',
 ];
 type ListTuple = [
   id: number, name: string, type: string, adminId: number, techId: number, billingId: number,
-  adminHandle: string, techHandle: string, billingHandle: string, pending: number | boolean,
+  adminHandle: string, techHandle: string, billingHandle: string, pending: number | boolean, searchName: string,
 ];
 
 /**

@@ -7,7 +7,7 @@ import type { Account } from '../../src/domain/accounts.js';
 import type { ChangeRequest } from '../../src/domain/change-requests.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { ACCOUNT_IMPORT_HEADER, importAccounts, importServices, SERVICE_IMPORT_HEADER, type ImportRecord } from '../../src/domain/imports.js';
-import { ROLES, SERVICE_TYPES, type Role } from '../../src/domain/roles.js';
+import { ROLES, SERVICE_TYPES, type Role, type ServiceType } from '../../src/domain/roles.js';
 import { untilALockIsAwaited } from '../helpers/test-database.js';
 import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
@@ -58,6 +58,24 @@ async function assertCountsExact(knex: Knex, context: string): Promise<CountRow[
   const real = await realCounts(knex);
   assert.deepEqual(await keptCounts(knex), real, context);
   return real;
+}
+
+/** Searched and type-filtered totals, as listForAccount answers them (kept in memory between calls), against plain SQL. */
+async function assertFilteredTotalsExact(f: DomainFixture, accounts: Account[], context: string): Promise<void> {
+  const filters: { q?: string; type?: ServiceType; role?: Role }[] = [{ q: 'import' }, { q: 'refiled' }, { type: 'domain' }, { type: 'hosting', role: 'tech' }];
+  for (const account of accounts) {
+    for (const filter of filters) {
+      let real = f.knex('services').where((where) => {
+        if (filter.role) where.where(COLUMNS[filter.role], account.id);
+        else where.where('admin_id', account.id).orWhere('tech_id', account.id).orWhere('billing_id', account.id);
+      });
+      if (filter.q) real = real.where('search_name', 'like', `%${filter.q}%`);
+      if (filter.type) real = real.where('type', filter.type);
+      const expected = Number(((await real.count({ n: '*' }).first()) as { n: number | string }).n);
+      const listed = await f.domain.services.listForAccount(account.id, query(filter));
+      assert.equal(listed.total, expected, `${context}\naccount ${account.id}, ${JSON.stringify(filter)}`);
+    }
+  }
 }
 
 async function* records(header: readonly string[], rows: string[][]): AsyncGenerator<ImportRecord> {
@@ -216,6 +234,14 @@ describe('domain: account service counts (kept by triggers)', () => {
         const n = await knex('services').whereIn('id', ids).update({ [a]: knex.ref(b), [b]: knex.ref(a) });
         return `raw swap of ${a} and ${b} on ${n} services`;
       },
+      async rawRefile() {
+        // A new folded name and type: what a search or a type filter matches changes, the counts do not.
+        const ids = (await serviceIds()).filter(() => random() < 0.2);
+        const n = await knex('services')
+          .whereIn('id', ids)
+          .update({ search_name: knex.raw(`CASE WHEN id % 2 = 0 THEN 'refiled ' || search_name ELSE search_name END`), type: pick(SERVICE_TYPES) });
+        return `raw refile of ${n} services`;
+      },
       async rawUpdateOtherColumns() {
         const n = await knex('services').where('id', '>', pick(await serviceIds())).update({ name: knex.raw(`name || 'x'`), updated_at: now() });
         return `raw update of names on ${n} services`;
@@ -237,6 +263,7 @@ describe('domain: account service counts (kept by triggers)', () => {
       ...Array<string>(2).fill('rawUpdateMany'),
       ...Array<string>(2).fill('rawUpdateHalf'),
       'rawSwap',
+      'rawRefile',
       'rawUpdateOtherColumns',
       ...Array<string>(2).fill('rawDelete'),
     ];
@@ -250,6 +277,7 @@ describe('domain: account service counts (kept by triggers)', () => {
       seen.add(name);
       log.push(`${step}: ${await (operations[name] as () => Promise<string>)()}`);
       await assertCountsExact(knex, `seed ${seed}, after\n${log.slice(-5).join('\n')}`);
+      await assertFilteredTotalsExact(f, people.slice(0, 3), `seed ${seed}, after\n${log.slice(-5).join('\n')}`);
     }
     assert.deepEqual([...seen].sort(), names.sort(), 'every kind of write ran');
     const real = await realCounts(knex);
@@ -377,8 +405,9 @@ describe('domain: account service counts (kept by triggers)', () => {
     assert.equal((await f.domain.services.listForAccount(x.id, query({ q: 'p-00' }))).total, 10, 'a search is counted');
     assert.equal((await f.domain.services.listForAccount(x.id, query({ q: 'p-00', role: 'admin' }))).total, 4);
 
-    // The unfiltered and role totals come from the counts row, each from its own column…
-    await f.knex('account_service_counts').where({ account_id: x.id }).update({ services: 7, admin: 1, tech: 2, billing: 3 });
+    // The unfiltered and role totals come from the counts row, each from its own column (at a new
+    // version, or the totals remembered at the old one would be answered)…
+    await f.knex('account_service_counts').where({ account_id: x.id }).update({ services: 7, admin: 1, tech: 2, billing: 3, list_version: f.knex.raw('list_version + 1') });
     assert.deepEqual(
       await Promise.all([undefined, ...ROLES].map(async (role) => (await f.domain.services.listForAccount(x.id, query({ role }))).total)),
       [7, 1, 2, 3],
@@ -393,6 +422,86 @@ describe('domain: account service counts (kept by triggers)', () => {
       await maintainCounts.up(trx);
     });
     await assertCountsExact(f.knex, 'after rebuilding');
+  });
+
+  it('gives a new list version to the contacts of a service inserted, deleted, moved, renamed or retyped, and to no one else', async () => {
+    const [x, y, z, w] = (await f.accounts(4)) as [Account, Account, Account, Account];
+    const versions = async (): Promise<number[]> => {
+      const rows = (await f.knex('account_service_counts').whereIn('account_id', [x.id, y.id, z.id, w.id]).select('account_id', 'list_version')) as {
+        account_id: number;
+        list_version: number | string;
+      }[];
+      return [x, y, z, w].map((account) => Number(rows.find((row) => Number(row.account_id) === account.id)?.list_version));
+    };
+    /** Which of x, y, z, w got a new (greater) version from `write`. */
+    const bumped = async (write: () => Promise<unknown>): Promise<string> => {
+      const before = await versions();
+      await write();
+      const after = await versions();
+      return ['x', 'y', 'z', 'w'].filter((_name, i) => (after[i] as number) > (before[i] as number)).join('');
+    };
+    let id = 0;
+    assert.equal(
+      await bumped(async () => {
+        id = (await f.service({ admin: x, tech: y, billing: x }, { name: 'Version one' })).id;
+      }),
+      'xy',
+      'insert',
+    );
+    const update = (fields: Record<string, unknown>) => () => f.knex('services').where({ id }).update(fields);
+    assert.equal(await bumped(update({ name: 'Version One', updated_at: 1 })), '', 'a new name that folds the same, and updated_at');
+    assert.equal(await bumped(update({ owner_name: 'Someone' })), '', 'owner details');
+    assert.equal(await bumped(update({ search_name: 'version uno' })), 'xy', 'a new folded name');
+    assert.equal(await bumped(update({ type: 'hosting' })), 'xy', 'a new type');
+    assert.equal(await bumped(update({ tech_id: z.id })), 'xyz', 'a new contact: the old and the new one');
+    assert.equal(await bumped(update({ billing_id: x.id })), '', 'a contact set to the account that already holds it');
+    assert.equal(await bumped(() => f.knex('services').where({ id }).delete()), 'xz', 'delete');
+    assert.equal(await bumped(() => f.account()), '', 'another account');
+    // Versions come from the clock and only grow, so they do not come back when the rows are rebuilt.
+    const kept = await versions();
+    await f.knex.transaction(async (trx) => {
+      await maintainCounts.down(trx);
+      await maintainCounts.up(trx);
+    });
+    assert.deepEqual(await versions(), [0, 0, 0, 0], 'the counts migration rebuilds the rows at 0');
+    await f.service({ admin: x, tech: x, billing: x });
+    assert.ok(((await versions())[0] as number) > (kept[0] as number), 'the next version is newer than any before the rebuild');
+  });
+
+  it('listForAccount counts a search once per list version and counts again after any change', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    for (let i = 0; i < 60; i += 1) await f.service({ admin: i % 2 === 0 ? x : y, tech: x, billing: y }, { name: `Kept ${i}`, type: i % 3 === 0 ? 'hosting' : 'domain' });
+    const total = async (filters: Partial<ServiceListQuery>) => (await f.domain.services.listForAccount(x.id, query(filters))).total;
+    const version = async () => Number(((await f.knex('account_service_counts').where({ account_id: x.id }).first('list_version')) as { list_version: number | string }).list_version);
+    assert.equal(await total({ q: 'kept 1' }), 11);
+    assert.equal(await total({ type: 'hosting' }), 20);
+
+    // Kept, not counted: with its version put back after a write, the old total is still answered…
+    const counted = await version();
+    const added = await f.service({ admin: x, tech: x, billing: x }, { name: 'Kept 1000', type: 'hosting' });
+    const moved = await version();
+    assert.ok(moved > counted);
+    await f.knex('account_service_counts').where({ account_id: x.id }).update({ list_version: counted });
+    assert.deepEqual([await total({ q: 'kept 1' }), await total({ type: 'hosting' })], [11, 20], 'kept totals');
+    assert.equal(await total({ q: 'kept 2' }), 11, 'a search not counted before is counted');
+    // …and the real version has both counted again.
+    await f.knex('account_service_counts').where({ account_id: x.id }).update({ list_version: moved });
+    assert.deepEqual([await total({ q: 'kept 1' }), await total({ type: 'hosting' })], [12, 21], 'after an insert');
+
+    // Each kind of change, by any process (here raw SQL), is seen on the next page.
+    await f.knex('services').where({ id: added.id }).update({ search_name: 'gone 1000' });
+    assert.equal(await total({ q: 'kept 1' }), 11, 'after a new folded name');
+    await f.knex('services').where({ id: added.id }).update({ type: 'domain' });
+    assert.equal(await total({ type: 'hosting' }), 20, 'after a new type');
+    assert.equal(await total({ q: 'kept 1', role: 'admin' }), 5);
+    await f.knex('services').where('search_name', 'like', 'kept 1%').andWhere({ admin_id: x.id }).update({ admin_id: y.id });
+    assert.equal(await total({ q: 'kept 1', role: 'admin' }), 0, 'after a change of contacts');
+    assert.equal(await total({ q: 'kept 1' }), 11, 'still listed as their technical contact');
+    await f.knex('services').where({ id: added.id }).delete();
+    await f.knex('services').where('search_name', 'like', 'kept 1%').update({ tech_id: y.id });
+    assert.equal(await total({ q: 'kept 1' }), 0, 'after the last role is gone');
+    // An account's totals are its own.
+    assert.equal((await f.domain.services.listForAccount(y.id, query({ q: 'kept 1' }))).total, 11);
   });
 
   it('the migration fills the counts for the data already there, and its down drops the triggers', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { Account } from '../../src/domain/accounts.js';
 import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
 import type { Role, ServiceType } from '../../src/domain/roles.js';
-import { PAGE_SIZE, parseListQuery, type ServiceListQuery } from '../../src/domain/services.js';
+import { PAGE_SIZE, parseListQuery, ServiceCatalog, type ServiceListQuery } from '../../src/domain/services.js';
+import { foldForSearch } from '../../src/domain/search-text.js';
 import { CTX, DomainFixture, rejectsField, rejectsWith } from '../helpers/domain-fixtures.js';
 
 function query(overrides: Partial<ServiceListQuery> = {}): ServiceListQuery {
@@ -157,6 +158,77 @@ describe('domain: service catalog', () => {
     const [nobody] = (await f.accounts(1)) as [Account];
     const empty = await f.domain.services.listForAccount(nobody.id, query({ page: 5 }));
     assert.deepEqual([empty.total, empty.page, empty.pageCount, empty.rows.length], [0, 1, 1, 0]);
+  });
+
+  it('reads pages from the first rows of pages served before (keyset) and answers exactly what skipping answers, through changes', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    // 430 services in all three roles, many with the same name (the id decides their order).
+    const types: ServiceType[] = ['domain', 'hosting', 'email'];
+    const rows = Array.from({ length: 430 }, (_, i) => {
+      const name = `Keyset ${i % 150}${i % 7 === 0 ? ' dup' : ''}`;
+      return {
+        name,
+        search_name: foldForSearch(name),
+        type: types[i % 3],
+        admin_id: i % 4 === 0 ? x.id : y.id,
+        tech_id: i % 4 === 1 ? x.id : y.id,
+        billing_id: i % 4 >= 2 ? x.id : y.id,
+        created_at: 0,
+        updated_at: 0,
+      };
+    });
+    for (let i = 0; i < rows.length; i += 100) await f.knex('services').insert(rows.slice(i, i + 100));
+    const catalog = f.domain.services;
+    // A catalog that remembers nothing: every page found by skipping.
+    const fresh = () => new ServiceCatalog({ knex: f.knex, reader: f.knex, accounts: f.domain.accounts, now: f.clock.now });
+    const statements: string[] = [];
+    const reads: number[] = [];
+    const onQuery = (data: { sql: string }) => statements.push(data.sql);
+    f.knex.on('query', onQuery);
+    try {
+      /** The page from the remembering catalog, checked against a fresh one; and whether it was read from an anchor. */
+      const page = async (filters: Partial<ServiceListQuery>, n: number): Promise<'anchor' | 'skip'> => {
+        statements.length = 0;
+        const remembered = await catalog.listForAccount(x.id, query({ ...filters, page: n }));
+        // The last statement read the page (an earlier one, planned at an old version, is dropped).
+        const used = (statements.at(-1) ?? '').includes(') >= (');
+        reads.push(statements.length);
+        const expected = await fresh().listForAccount(x.id, query({ ...filters, page: n }));
+        assert.deepEqual(remembered, expected, `${JSON.stringify(filters)} page ${n}`);
+        return used ? 'anchor' : 'skip';
+      };
+      for (const filters of [{}, { q: 'dup' }, { type: 'hosting' as const, sort: 'type' as const }, { role: 'billing' as const }, { sort: 'type' as const }]) {
+        const { pageCount } = await fresh().listForAccount(x.id, query(filters));
+        const visits = [1, 2, 3, 3, 5, 4, pageCount, pageCount - 1, 2, pageCount];
+        const how: string[] = [];
+        reads.length = 0;
+        for (const n of visits) how.push(await page(filters, Math.max(1, n)));
+        // One statement for a list served before at the same version; the first visit reads its
+        // total and page 1 together too.
+        assert.deepEqual(reads, visits.map(() => 1), JSON.stringify(filters));
+        if (pageCount >= 6) {
+          // The last page is read backwards from the end, skipping nothing, and the one before it
+          // too: nearer the end than to any anchor.
+          assert.deepEqual(how, ['skip', 'anchor', 'anchor', 'anchor', 'anchor', 'anchor', 'skip', 'skip', 'anchor', 'skip'], JSON.stringify(filters));
+        }
+      }
+
+      // Any change to the list gives it a new version: nothing remembered before is used.
+      await page({}, 4);
+      assert.equal(await page({}, 4), 'anchor');
+      await f.knex('services').where({ admin_id: x.id }).orderBy('id').limit(1).update({ search_name: 'aaa first now' });
+      assert.equal(await page({}, 4), 'skip', 'after a rename');
+      assert.equal(await page({}, 5), 'anchor');
+      await f.service({ admin: x }, { name: 'Keyset 0 new' });
+      assert.equal(await page({}, 5), 'skip', 'after an insert');
+      assert.equal(await page({ q: 'dup' }, 2), 'skip', 'a search after an insert');
+      await f.knex('services').where({ tech_id: x.id }).orderBy('id').limit(3).update({ tech_id: y.id });
+      assert.equal(await page({}, 5), 'skip', 'after a change of contacts');
+      // Served again at the new version, the page is remembered again.
+      assert.equal(await page({}, 5), 'anchor');
+    } finally {
+      f.knex.removeListener('query', onQuery);
+    }
   });
 
   it('marks services with a pending request', async () => {
