@@ -253,7 +253,7 @@ export class ServiceCatalog {
       const sql = `SELECT ${entries.map(([name, column]) => `${column.sql} AS ${name}`).join(', ')}`;
       return rowsOf<Record<string, unknown>>(await knex.raw(sql, entries.flatMap(([, column]) => column.bindings)))[0];
     };
-    const version: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
+    const listVersion: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
     const listKey = [accountId, query.role ?? '', query.type ?? '', search, query.sort].join('\u0000');
 
     // A list served before: its version and the page planned on its remembered total, in one
@@ -261,19 +261,25 @@ export class ServiceCatalog {
     const remembered = this.lists.get(listKey);
     if (remembered) {
       const plan = planPage(query.page, remembered.total, remembered.anchors);
-      const row = await select({ v: version, ...(plan.size > 0 ? { list: pageQuery(plan) } : {}) });
-      if (row && row.v !== null && Number(row.v) === remembered.version) return this.served(listKey, remembered, plan, row.list, accountId, query.sort);
+      const row = await select({ v: listVersion, ...(plan.size > 0 ? { list: pageQuery(plan) } : {}) });
+      if (row && Number(row.v ?? 0) === remembered.version) return this.served(listKey, remembered, plan, row.list, accountId, query.sort);
     }
 
     // The total (kept by the database, or counted) and the version, in one statement, with the
     // first page, which does not depend on the total.
-    const counts = (): Record<string, Statement> => Object.fromEntries(arms.map((part, i) => [`n${i}`, { sql: `(${arm(part, 'count(*)').sql})`, bindings: arm(part, '').bindings }]));
+    const counts = (): Record<string, Statement> =>
+      Object.fromEntries(
+        arms.map((part, i) => {
+          const count = arm(part, 'count(*)');
+          return [`n${i}`, { sql: `(${count.sql})`, bindings: count.bindings }];
+        }),
+      );
     const totals: Record<string, Statement> =
       filters.length === 0
         ? { n0: { sql: `(SELECT ${query.role ? COUNT_COLUMNS[query.role] : 'services'} FROM account_service_counts WHERE account_id = ?)`, bindings: [accountId] } }
         : counts();
-    const firstPage = query.page <= 1 ? planPage(1, undefined, new Map()) : undefined;
-    const row = (await select({ v: version, ...totals, ...(firstPage ? { list: pageQuery(firstPage) } : {}) })) ?? {};
+    const firstPage = query.page <= 1 ? FIRST_PAGE_UNCOUNTED : undefined;
+    const row = (await select({ v: listVersion, ...totals, ...(firstPage ? { list: pageQuery(firstPage) } : {}) })) ?? {};
     let total: number;
     if (row.n0 === null) {
       // Every account has its counts row (created with the account); counting stays the fallback.
@@ -282,7 +288,9 @@ export class ServiceCatalog {
     } else {
       total = arms.reduce((sum, _part, i) => sum + Number(row[`n${i}`] ?? 0), 0);
     }
-    const memory: ListMemory | undefined = row.v === null || row.v === undefined ? undefined : { version: Number(row.v), total, anchors: new Map() };
+    // Nothing is remembered at version 0: a counts row's version before any change (see ListMemory).
+    const version = Number(row.v ?? 0);
+    const memory: ListMemory | undefined = version > 0 ? { version, total, anchors: new Map() } : undefined;
     if (firstPage) return this.served(listKey, memory, planPage(1, total, new Map()), row.list, accountId, query.sort);
     const plan = planPage(query.page, total, memory?.anchors ?? new Map());
     const list = plan.size > 0 ? (await select({ list: pageQuery(plan) }))?.list : null;
@@ -298,13 +306,16 @@ export class ServiceCatalog {
     if (next && plan.size === PAGE_SIZE) memory?.anchors.set(plan.page + 1, sortKeyOf(next, sort));
     if (memory) {
       if (rows[0]) memory.anchors.set(plan.page, sortKeyOf(rows[0], sort));
-      // The oldest anchors go first; set() again so that the cache weighs the entry anew.
+      // The anchors remembered first go first.
       for (const anchored of memory.anchors.keys()) if (memory.anchors.size > ANCHORS_PER_LIST) memory.anchors.delete(anchored);
-      this.lists.set(listKey, memory);
+      // A new object: the cache weighs an entry again only when it is given another value.
+      this.lists.set(listKey, { ...memory });
+    } else {
+      this.lists.delete(listKey);
     }
     return {
       rows: rows.map((tuple) => toServiceRow(tuple, accountId)),
-      total: memory?.total ?? plan.total,
+      total: plan.total,
       page: plan.page,
       pageCount: plan.pageCount,
       pageSize: PAGE_SIZE,
@@ -334,13 +345,17 @@ interface PagePlan {
 }
 
 /**
+ * How the first page is read before the total is known (in the statement that reads the total):
+ * a full page and the next page's first row, from the start. Only how it is read: the page is
+ * then served by the plan of page 1 for the total read with it.
+ */
+const FIRST_PAGE_UNCOUNTED: PagePlan = Object.freeze({ page: 1, pageCount: 1, total: 0, size: PAGE_SIZE, limit: PAGE_SIZE + 1, skip: 0, reverse: false });
+
+/**
  * How to read page `requested` of a list of `total` rows (clamped to the pages there are): from
  * the nearer end of the list, or from the nearest remembered page before it if that skips fewer.
- * Without a total, only the first page can be planned: it is read with one row more, and
- * `served` tells from what was read whether there is a next page.
  */
-function planPage(requested: number, total: number | undefined, anchors: Map<number, SortKey>): PagePlan {
-  if (total === undefined) return { page: 1, pageCount: 1, total: 0, size: PAGE_SIZE, limit: PAGE_SIZE + 1, skip: 0, reverse: false };
+function planPage(requested: number, total: number, anchors: Map<number, SortKey>): PagePlan {
   const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const page = Math.min(Math.max(1, requested), pageCount);
   const start = (page - 1) * PAGE_SIZE;
@@ -389,6 +404,7 @@ const ANCHORS_PER_LIST = 32;
 /** Roughly how many bytes a remembered list takes, for the cache's bound. */
 function listMemorySize(memory: ListMemory, key: string): number {
   let size = 100 + 2 * key.length;
+  // An anchor's search_name is its one long part (second to last, before the id).
   for (const anchor of memory.anchors.values()) size += 60 + 2 * String(anchor[anchor.length - 2]).length;
   return size;
 }

@@ -11,6 +11,8 @@ import { ROLES, SERVICE_TYPES, type Role, type ServiceType } from '../../src/dom
 import { untilALockIsAwaited } from '../helpers/test-database.js';
 import { PAGE_SIZE, type ServiceListQuery } from '../../src/domain/services.js';
 import * as maintainCounts from '../../src/db/migrations/20261124050100_maintain_account_service_counts.js';
+import * as addListVersion from '../../src/db/migrations/20261125010000_add_list_version_to_account_service_counts.js';
+import * as maintainVersions from '../../src/db/migrations/20261125010100_maintain_list_versions.js';
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
 // The benchmark's deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed.
 import { prng } from '../../bench/lib.js';
@@ -453,9 +455,11 @@ describe('domain: account service counts (kept by triggers)', () => {
     assert.equal(await bumped(update({ owner_name: 'Someone' })), '', 'owner details');
     assert.equal(await bumped(update({ search_name: 'version uno' })), 'xy', 'a new folded name');
     assert.equal(await bumped(update({ type: 'hosting' })), 'xy', 'a new type');
-    assert.equal(await bumped(update({ tech_id: z.id })), 'xyz', 'a new contact: the old and the new one');
+    assert.equal(await bumped(update({ tech_id: z.id })), 'yz', 'a new contact: the old and the new one, not the others');
     assert.equal(await bumped(update({ billing_id: x.id })), '', 'a contact set to the account that already holds it');
-    assert.equal(await bumped(() => f.knex('services').where({ id }).delete()), 'xz', 'delete');
+    assert.equal(await bumped(update({ billing_id: y.id })), 'xy', 'a role lost by an account that keeps another');
+    assert.equal(await bumped(update({ admin_id: w.id, search_name: 'version dos' })), 'xyzw', 'a new contact and a new folded name');
+    assert.equal(await bumped(() => f.knex('services').where({ id }).delete()), 'yzw', 'delete');
     assert.equal(await bumped(() => f.account()), '', 'another account');
     // Versions come from the clock and only grow, so they do not come back when the rows are rebuilt.
     const kept = await versions();
@@ -466,6 +470,16 @@ describe('domain: account service counts (kept by triggers)', () => {
     assert.deepEqual(await versions(), [0, 0, 0, 0], 'the counts migration rebuilds the rows at 0');
     await f.service({ admin: x, tech: x, billing: x });
     assert.ok(((await versions())[0] as number) > (kept[0] as number), 'the next version is newer than any before the rebuild');
+    // The column's migration starts the rows already there at the clock's time, not at 0.
+    const before = Date.now() * 1000;
+    await f.knex.transaction(async (trx) => {
+      await maintainVersions.down(trx);
+      await addListVersion.down(trx);
+      await addListVersion.up(trx);
+      await maintainVersions.up(trx);
+    });
+    for (const version of await versions()) assert.ok(version >= before - 1_000_000 && version <= Date.now() * 1000 + 1_000_000, `version ${version} near ${before}`);
+    assert.equal(await bumped(() => f.service({ admin: w })), 'w', 'the triggers again');
   });
 
   it('listForAccount counts a search once per list version and counts again after any change', async () => {

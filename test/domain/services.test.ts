@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { LRUCache } from 'lru-cache';
 import type { Account } from '../../src/domain/accounts.js';
 import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
 import type { Role, ServiceType } from '../../src/domain/roles.js';
@@ -226,6 +227,17 @@ describe('domain: service catalog', () => {
       assert.equal(await page({}, 5), 'skip', 'after a change of contacts');
       // Served again at the new version, the page is remembered again.
       assert.equal(await page({}, 5), 'anchor');
+      // Nothing is remembered at version 0 (a counts row never changed since it was created).
+      await f.knex('account_service_counts').where({ account_id: x.id }).update({ list_version: 0 });
+      // (The first read still tries what was remembered at the old version, then forgets it.)
+      assert.deepEqual([await page({}, 5), await page({}, 5), reads.slice(-2)], ['skip', 'skip', [3, 2]]);
+
+      // What is remembered is weighed anew as it grows, so the cache's bound holds.
+      await f.knex('account_service_counts').where({ account_id: x.id }).update({ list_version: Date.now() * 1000 });
+      const remembered = (catalog as unknown as { lists: LRUCache<string, object> }).lists;
+      const weighed = remembered.calculatedSize;
+      for (const n of [2, 3, 4, 5, 6]) await page({ q: 'keyset', sort: 'type' }, n);
+      assert.ok(remembered.calculatedSize > weighed + 5 * 60, `${remembered.calculatedSize} after ${weighed}`);
     } finally {
       f.knex.removeListener('query', onQuery);
     }

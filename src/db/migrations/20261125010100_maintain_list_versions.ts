@@ -1,22 +1,25 @@
 import type { Knex } from 'knex';
 
-// Keeps account_service_counts.list_version (migration 20261125010000) with triggers: every
-// account among the contacts of a service that is inserted or deleted, or whose contacts, folded
-// name (search_name) or type change, gets a new version, since any of those can change how many
-// services match one of its searches. Other updates of services (owner details, updated_at) leave
-// the versions alone.
+// Keeps account_service_counts.list_version (migration 20261125010000) with triggers: a new
+// version for every contact of a service inserted or deleted, for every contact of a service
+// whose folded name (search_name) or type changes, and, when a contact changes, for the account
+// that lost the role and the one that got it. Those are the writes that can change which services
+// an account's list holds, in which order, or how many match one of its searches. The other
+// contacts of a service handed over keep their version: their lists hold the same rows in the
+// same order (only a handle shown in a row changes, and rows are never remembered). Other updates
+// of services (owner details, updated_at) leave the versions alone. A service's id never changes
+// (nothing updates it, and change requests refer to it), so it is not watched.
 //
 // A new version is the clock's time in microseconds, or one more than the version before if that
-// is not less: versions only grow, and never come back even when the counts' rows are rebuilt
-// (migration 20261124050100 run down and up again starts them at 0), so a total kept for an old
-// version can never be taken for a new one.
+// is not less: versions only grow, and are never 0 again once set (0 is what a counts row starts
+// at: the contacts list remembers nothing at version 0).
 //
 // These are separate triggers beside the counts' (migration 20261124050100), not a rewrite of
 // them. On PostgreSQL, triggers on the same event fire in the order of their names, so
 // `account_service_counts_list_version_*` fires before `account_service_counts_services_*`: it locks
-// every account the statement touches, in account order, and the counts' trigger then only
-// updates rows its transaction already holds. Two statements therefore still take their locks in
-// one ordered pass each and cannot deadlock on each other's counts.
+// every account whose counts the statement changes (and maybe more), in account order, and the
+// counts' trigger then only updates rows its transaction already holds. Two statements therefore
+// still take their locks in one ordered pass each and cannot deadlock on each other's counts.
 //
 // As with the counts, a later migration that makes knex rebuild `services` on SQLite (copy, drop,
 // recreate) must create these triggers again.
@@ -33,22 +36,32 @@ function bump(accountsSql: string): string {
      WHERE c.account_id = d.account_id`;
 }
 
+const CONTACTS = ['admin_id', 'tech_id', 'billing_id'];
+
 /** The contacts of `relation`'s rows, one column at a time. */
-function contactsOf(relation: string, prefix = ''): string {
-  return ['admin_id', 'tech_id', 'billing_id'].map((column) => `SELECT ${prefix}${column} FROM ${relation}`).join(' UNION ');
+function contactsOf(relation: string): string {
+  return CONTACTS.map((column) => `SELECT ${column} FROM ${relation}`).join(' UNION ');
 }
 
-/** Old and new rows of an update whose contacts, folded name or type changed. */
-const MOVED = `(SELECT o.admin_id, o.tech_id, o.billing_id, n.admin_id AS new_admin_id, n.tech_id AS new_tech_id, n.billing_id AS new_billing_id
-                  FROM old_rows AS o
-                  JOIN new_rows AS n ON n.id = o.id
-                 WHERE (o.search_name, o.type, o.admin_id, o.tech_id, o.billing_id)
-                       IS DISTINCT FROM (n.search_name, n.type, n.admin_id, n.tech_id, n.billing_id)) AS moved`;
+/**
+ * Of an update's rows, the accounts whose lists it changes: all contacts, old and new, of a row
+ * whose folded name or type changed; the old and the new account of each contact that changed.
+ */
+const MOVED_ACCOUNTS = `WITH moved AS (
+    SELECT ${CONTACTS.map((column) => `o.${column} AS old_${column}, n.${column} AS new_${column}`).join(', ')},
+           (o.search_name, o.type) IS DISTINCT FROM (n.search_name, n.type) AS refiled
+      FROM old_rows AS o
+      JOIN new_rows AS n ON n.id = o.id
+     WHERE (o.search_name, o.type, o.admin_id, o.tech_id, o.billing_id)
+           IS DISTINCT FROM (n.search_name, n.type, n.admin_id, n.tech_id, n.billing_id))
+  ${CONTACTS.flatMap((column) =>
+    ['old', 'new'].map((side) => `SELECT ${side}_${column} FROM moved WHERE refiled OR old_${column} IS DISTINCT FROM new_${column}`),
+  ).join(' UNION ')}`;
 
 const PG_FUNCTIONS = {
   account_service_counts_list_version_insert: bump(contactsOf('new_rows')),
   account_service_counts_list_version_delete: bump(contactsOf('old_rows')),
-  account_service_counts_list_version_update: bump(`${contactsOf(MOVED)} UNION ${contactsOf(MOVED, 'new_')}`),
+  account_service_counts_list_version_update: bump(MOVED_ACCOUNTS),
   account_service_counts_list_version_truncate: `UPDATE account_service_counts
        SET list_version = greatest(list_version + 1, CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint))
      WHERE services <> 0`,
@@ -66,27 +79,31 @@ const PG_TRIGGERS = [
      FOR EACH STATEMENT EXECUTE FUNCTION account_service_counts_list_version_truncate()`,
 ];
 
-/** SQLite: a new version for the contacts of one row. */
-function sqliteBump(...rows: ('NEW' | 'OLD')[]): string {
-  const accounts = rows.flatMap((row) => [`${row}.admin_id`, `${row}.tech_id`, `${row}.billing_id`]);
+/** SQLite: a new version for the accounts `accounts` (NULLs are skipped). */
+function sqliteBump(accounts: string[]): string {
   return `UPDATE account_service_counts
        SET list_version = max(list_version + 1, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS integer))
      WHERE account_id IN (${accounts.join(', ')});`;
 }
 
-const LISTED_COLUMNS = ['search_name', 'type', 'admin_id', 'tech_id', 'billing_id'];
+const REFILED = 'OLD.search_name IS NOT NEW.search_name OR OLD.type IS NOT NEW.type';
 
 const SQLITE_TRIGGERS = [
   `CREATE TRIGGER account_service_counts_list_version_insert AFTER INSERT ON services BEGIN
-     ${sqliteBump('NEW')}
+     ${sqliteBump(CONTACTS.map((column) => `NEW.${column}`))}
    END`,
   `CREATE TRIGGER account_service_counts_list_version_delete AFTER DELETE ON services BEGIN
-     ${sqliteBump('OLD')}
+     ${sqliteBump(CONTACTS.map((column) => `OLD.${column}`))}
    END`,
-  `CREATE TRIGGER account_service_counts_list_version_update AFTER UPDATE OF ${LISTED_COLUMNS.join(', ')} ON services
-     WHEN ${LISTED_COLUMNS.map((column) => `OLD.${column} IS NOT NEW.${column}`).join(' OR ')}
+  // Each account in the IN list only when its list changes, NULL (matching nothing) otherwise.
+  `CREATE TRIGGER account_service_counts_list_version_update AFTER UPDATE OF search_name, type, ${CONTACTS.join(', ')} ON services
+     WHEN ${REFILED} OR ${CONTACTS.map((column) => `OLD.${column} IS NOT NEW.${column}`).join(' OR ')}
    BEGIN
-     ${sqliteBump('OLD', 'NEW')}
+     ${sqliteBump(
+       CONTACTS.flatMap((column) =>
+         ['OLD', 'NEW'].map((side) => `CASE WHEN ${REFILED} OR OLD.${column} IS NOT NEW.${column} THEN ${side}.${column} END`),
+       ),
+     )}
    END`,
 ];
 
