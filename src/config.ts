@@ -123,6 +123,11 @@ function developmentSecret(varDir: string): string {
   return secret;
 }
 
+/** Whether the site is served over HTTPS (its PUBLIC_URL): cookies are then Secure and `__Host-`. */
+export function servedOverHttps(config: Pick<Config, 'publicUrl'>): boolean {
+  return config.publicUrl.startsWith('https:');
+}
+
 export function loadConfig(rawEnv: Env = process.env): Config {
   // An empty variable (`FOO=`) means "not set", as in most shells' and orchestrators' habits.
   const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));

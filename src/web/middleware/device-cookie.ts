@@ -10,7 +10,7 @@ import { parse as parseCookies } from 'cookie';
 import { sign, unsign } from 'cookie-signature';
 import type { Request, Response } from 'express';
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Config } from '../../config.js';
+import { servedOverHttps, type Config } from '../../config.js';
 
 /** How long a browser stays trusted for a handle after its last login there. */
 export const DEVICE_COOKIE_MAX_AGE_MS = 180 * 24 * 60 * 60 * 1000;
@@ -35,12 +35,12 @@ export interface DeviceCookies {
 export function deviceCookieName(config: Config): string {
   // __Host-: Secure, path=/ and no Domain, so that no other host under the same domain can set
   // one that would shadow the owner's (possible only behind HTTPS).
-  return config.publicUrl.startsWith('https:') ? '__Host-device' : 'device';
+  return servedOverHttps(config) ? '__Host-device' : 'device';
 }
 
 export function deviceCookies(config: Config): DeviceCookies {
   const name = deviceCookieName(config);
-  const secure = config.publicUrl.startsWith('https:');
+  const secure = servedOverHttps(config);
   // Keys of their own, derived from the session secret: a signature made for one cookie is never
   // valid for another.
   const key = createHmac('sha256', config.sessionSecret).update('device-cookie').digest('base64url');

@@ -1,13 +1,13 @@
 import type { Request, RequestHandler } from 'express';
 import session from 'express-session';
 import type { Knex } from 'knex';
-import type { Config } from '../../config.js';
+import { servedOverHttps, type Config } from '../../config.js';
 import { SESSIONS_TABLE } from '../../domain/sessions.js';
 import { CachedKnexSessionStore, type SessionCacheOptions } from './session-store.js';
 
 export function sessionCookieName(config: Config): string {
   // __Host- cookies must be Secure, path=/ and host-only: only possible behind HTTPS.
-  return config.publicUrl.startsWith('https:') ? '__Host-sid' : 'sid';
+  return servedOverHttps(config) ? '__Host-sid' : 'sid';
 }
 
 export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCacheOptions): RequestHandler {
@@ -24,7 +24,7 @@ export function sessionMiddleware(config: Config, knex: Knex, cache: SessionCach
     cookie: {
       httpOnly: true,
       sameSite: 'lax',
-      secure: config.publicUrl.startsWith('https:'),
+      secure: servedOverHttps(config),
       maxAge: config.sessionIdleMs,
       path: '/',
     },
