@@ -1,43 +1,28 @@
 // A mail whose code no longer works is not sent: it waited in the outbox (an SMTP outage, its
 // backoff, a dead mail put back) while its request was closed or its code replaced.
 import assert from 'node:assert/strict';
-import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import type { Account } from '../../src/domain/accounts.js';
 import type { Service } from '../../src/domain/services.js';
-import { createI18n } from '../../src/i18n/index.js';
-import { createDispatcher, VOID_REASON } from '../../src/mail/dispatcher.js';
+import { VOID_REASON } from '../../src/mail/dispatcher.js';
 import { retryMail } from '../../src/mail/outbox-admin.js';
-import { createMailRenderer } from '../../src/mail/render.js';
-import { createTransport, type MailTransport } from '../../src/mail/transport.js';
 import { CTX, DomainFixture, TTL } from '../helpers/domain-fixtures.js';
-import { PUBLIC_URL, silentLogger, startSmtpServer, type TestSmtpServer } from './mail-helpers.js';
+import { startSmtpDispatch, type SmtpDispatch } from './mail-helpers.js';
 
 const CONSENT = /^Your consent is needed/;
 
 describe('mail: dispatcher and codes that no longer work', () => {
   let f: DomainFixture;
-  let smtp: TestSmtpServer;
-  let transport: MailTransport;
+  let mail: SmtpDispatch;
   before(async () => {
     f = await DomainFixture.create();
-    smtp = await startSmtpServer();
-    transport = createTransport({ smtpUrl: smtp.url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
+    mail = await startSmtpDispatch(f.knex, f.clock.now);
   });
   after(async () => {
-    await transport.close();
-    await smtp.close();
+    await mail.close();
     await f.close();
   });
 
-  const dispatch = () =>
-    createDispatcher({
-      knex: f.knex,
-      transport,
-      renderer: createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE }),
-      logger: silentLogger,
-      workerId: 'worker-a',
-      now: f.clock.now,
-    }).dispatchOnce();
+  const dispatch = () => mail.dispatchOnce();
 
   async function newRequest(): Promise<{ admin: Account; newTech: Account; service: Service; requestId: number }> {
     const [admin, oldTech, newTech] = (await f.accounts(3)) as [Account, Account, Account];
@@ -47,7 +32,7 @@ describe('mail: dispatcher and codes that no longer work', () => {
     return { admin, newTech, service, requestId: request.id };
   }
 
-  const consentMailsTo = (account: Account) => smtp.messages.filter((m) => m.envelopeTo.includes(account.email) && CONSENT.test(m.subject ?? ''));
+  const consentMailsTo = (account: Account) => mail.smtp.messages.filter((m) => m.envelopeTo.includes(account.email) && CONSENT.test(m.subject ?? ''));
 
   async function voidRows(requestId: number) {
     return (await f.knex('outbox').where({ request_id: requestId, status: 'void' }).orderBy('id').select('kind', 'recipient_address', 'payload', 'last_error', 'claimed_by')) as {
@@ -66,7 +51,7 @@ describe('mail: dispatcher and codes that no longer work', () => {
     assert.equal(result.voided, 2);
     assert.equal(result.dead + result.retried, 0);
     assert.deepEqual([...consentMailsTo(admin), ...consentMailsTo(newTech)], []);
-    assert.ok(smtp.messages.some((m) => m.envelopeTo.includes(newTech.email) && /cancelled/i.test(m.subject ?? '')), 'the cancellation is sent');
+    assert.ok(mail.smtp.messages.some((m) => m.envelopeTo.includes(newTech.email) && /cancelled/i.test(m.subject ?? '')), 'the cancellation is sent');
     const rows = await voidRows(requestId);
     assert.deepEqual(rows.map((row) => [row.kind, row.recipient_address]).sort(), [['request.confirm', admin.email], ['request.confirm', newTech.email]].sort());
     for (const row of rows) {
@@ -118,13 +103,13 @@ describe('mail: dispatcher and codes that no longer work', () => {
     assert.ok((await f.domain.requests.remindDue(24 * 3600_000)) >= 1);
     await f.domain.requests.resend(requestId, admin.id, CTX);
     const token = await f.tokenOf(requestId, admin);
-    const before = smtp.messages.length;
+    const before = mail.smtp.messages.length;
     const result = await dispatch();
     assert.equal(result.voided, 1, 'the admin\'s reminder');
-    const mine = smtp.messages.slice(before).filter((m) => m.envelopeTo.includes(admin.email));
+    const mine = mail.smtp.messages.slice(before).filter((m) => m.envelopeTo.includes(admin.email));
     assert.equal(mine.length, 1);
     assert.ok(mine[0]?.text?.includes(token));
-    assert.ok(smtp.messages.slice(before).some((m) => m.envelopeTo.includes(newTech.email) && /^Reminder/.test(m.subject ?? '')), 'the other party\'s reminder goes out');
+    assert.ok(mail.smtp.messages.slice(before).some((m) => m.envelopeTo.includes(newTech.email) && /^Reminder/.test(m.subject ?? '')), 'the other party\'s reminder goes out');
   });
 
   it('a confirmation whose code still works is sent', async () => {

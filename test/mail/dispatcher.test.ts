@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_TIME_ZONE } from '../../src/config.js';
-import { createI18n } from '../../src/i18n/index.js';
 import { backoffMs, createDispatcher, describeError, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type DispatcherDeps } from '../../src/mail/dispatcher.js';
-import { createMailRenderer } from '../../src/mail/render.js';
-import { createTransport, type MailTransport } from '../../src/mail/transport.js';
+import type { MailTransport } from '../../src/mail/transport.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { freePort, insertMail, outboxRows, payload, PUBLIC_URL, silentLogger, startSmtpServer, TOKEN, type TestSmtpServer } from './mail-helpers.js';
-
-const renderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
-
-function smtpTransport(url: string): MailTransport {
-  return createTransport({ smtpUrl: url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
-}
+import {
+  freePort,
+  insertMail,
+  outboxRows,
+  payload,
+  PUBLIC_URL,
+  silentLogger,
+  smtpTransport,
+  startSmtpServer,
+  testRenderer as renderer,
+  TOKEN,
+  type TestSmtpServer,
+} from './mail-helpers.js';
 
 describe('mail: dispatcher', function () {
   let db: TestDatabase;

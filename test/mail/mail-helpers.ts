@@ -3,8 +3,13 @@ import type { Knex } from 'knex';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { DEFAULT_TIME_ZONE } from '../../src/config.js';
 import type { MailKind, RequestMailPayload } from '../../src/domain/outbox.js';
+import { createI18n } from '../../src/i18n/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import { createDispatcher, type DispatchResult } from '../../src/mail/dispatcher.js';
+import { createMailRenderer, type MailRenderer } from '../../src/mail/render.js';
+import { createTransport, type MailTransport } from '../../src/mail/transport.js';
 
 export const PUBLIC_URL = 'https://contacts.example.com';
 export const TOKEN = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde';
@@ -185,5 +190,35 @@ export async function startSmtpServer(
     url: `smtp://127.0.0.1:${port}`,
     messages,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The mail renderer the worker builds, with the tests' PUBLIC_URL. */
+export const testRenderer: MailRenderer = createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE });
+
+/** A transport to the SMTP server at `url`, as the worker builds one. */
+export function smtpTransport(url: string): MailTransport {
+  return createTransport({ smtpUrl: url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
+}
+
+export interface SmtpDispatch {
+  smtp: TestSmtpServer;
+  /** One round of the worker's dispatcher over `knex`'s outbox, sending to `smtp`. */
+  dispatchOnce(): Promise<DispatchResult>;
+  /** The transport, then the server (a server waits for open client connections when closing). */
+  close(): Promise<void>;
+}
+
+/** A real SMTP server on loopback and the worker's dispatcher sending `knex`'s outbox to it. */
+export async function startSmtpDispatch(knex: Knex, now: () => number): Promise<SmtpDispatch> {
+  const smtp = await startSmtpServer();
+  const transport = smtpTransport(smtp.url);
+  return {
+    smtp,
+    dispatchOnce: () => createDispatcher({ knex, transport, renderer: testRenderer, logger: silentLogger, workerId: 'worker-a', now }).dispatchOnce(),
+    async close() {
+      await transport.close();
+      await smtp.close();
+    },
   };
 }

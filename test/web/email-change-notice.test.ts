@@ -1,38 +1,22 @@
 // End to end: an account changes its e-mail address on the profile page; the worker's dispatcher
 // sends the notice to the address it had before, through a real SMTP server.
 import assert from 'node:assert/strict';
-import { DEFAULT_TIME_ZONE } from '../../src/config.js';
-import { createI18n } from '../../src/i18n/index.js';
-import { createDispatcher } from '../../src/mail/dispatcher.js';
-import { createMailRenderer } from '../../src/mail/render.js';
-import { createTransport, type MailTransport } from '../../src/mail/transport.js';
 import { addAccount, createTestApp, loginAgent, TEST_PASSWORD, type TestApp } from '../helpers/test-app.js';
-import { PUBLIC_URL, silentLogger, startSmtpServer, type TestSmtpServer } from '../mail/mail-helpers.js';
+import { PUBLIC_URL, startSmtpDispatch, type SmtpDispatch } from '../mail/mail-helpers.js';
 
 describe('web: changing the e-mail address tells the previous one', () => {
   let t: TestApp;
-  let smtp: TestSmtpServer;
-  let transport: MailTransport;
+  let mail: SmtpDispatch;
   before(async () => {
     t = await createTestApp();
-    smtp = await startSmtpServer();
-    transport = createTransport({ smtpUrl: smtp.url, mailDir: '/nonexistent', mailFrom: 'Contacts <contacts@contacts.example.com>', publicUrl: PUBLIC_URL });
+    mail = await startSmtpDispatch(t.db.knex, Date.now);
   });
   after(async () => {
-    await transport.close();
-    await smtp.close();
+    await mail.close();
     await t.close();
   });
 
-  const dispatch = () =>
-    createDispatcher({
-      knex: t.db.knex,
-      transport,
-      renderer: createMailRenderer({ i18n: createI18n(), publicUrl: PUBLIC_URL, defaultTimeZone: DEFAULT_TIME_ZONE }),
-      logger: silentLogger,
-      workerId: 'worker-a',
-      now: Date.now,
-    }).dispatchOnce();
+  const dispatch = () => mail.dispatchOnce();
 
   it('sends the notice to the old address only, naming the new one; a refused change sends nothing', async () => {
     const account = await addAccount(t.domain);
@@ -41,12 +25,12 @@ describe('web: changing the e-mail address tells the previous one', () => {
 
     await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: newAddress, password: 'wrong password here' }).expect(422);
     await dispatch();
-    assert.equal(smtp.messages.length, 0, 'a refused change tells no one');
+    assert.equal(mail.smtp.messages.length, 0, 'a refused change tells no one');
 
     await agent.post('/profile/email').type('form').send({ _csrf: csrf, email: newAddress, password: TEST_PASSWORD }).expect(303);
     await dispatch();
-    assert.equal(smtp.messages.length, 1);
-    const [notice] = smtp.messages;
+    assert.equal(mail.smtp.messages.length, 1);
+    const [notice] = mail.smtp.messages;
     assert.deepEqual(notice?.envelopeTo, [account.email]);
     assert.equal(notice?.subject, `The e-mail address of your account ${account.handle} was changed`);
     assert.match(notice?.text ?? '', /Mail for this account now goes to n•••@example\.org\./);
