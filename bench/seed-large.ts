@@ -1,6 +1,7 @@
 // Seeds a large database for the benchmark: 100,000 accounts and 1,000,000 services (times
-// BENCH_SCALE), one account holding 10,000 of them. One transaction, batched multi-row INSERTs
-// whose SQL knex builds once per table and batch size and which are then run with new bindings.
+// BENCH_SCALE), one account holding 10,000 of them. Batched multi-row INSERTs whose SQL knex builds
+// once per table and batch size and which are then run with new bindings. One transaction per
+// table, but on PostgreSQL one per SERVICES_PER_TRANSACTION services (see there).
 //
 //   tsx bench/seed-large.ts            seeds a fresh database and prints its URL (kept)
 import type { Knex } from 'knex';
@@ -117,13 +118,42 @@ export async function bulkInsert(trx: Knex.Transaction, table: string, rows: Ite
   return count;
 }
 
+/**
+ * The services' triggers give each of their contacts' counts rows a new version per INSERT
+ * (migrations 20261124050100 and 20261125010100). On PostgreSQL every such UPDATE leaves the old
+ * row version behind, and versions left by a transaction still running cannot be cleaned up: in
+ * one transaction, the 267 statements of a million services left the counts table ~60 times its
+ * size, every statement's UPDATE read through all of it, and the seed took 375 s instead of about
+ * a minute and a half. Committing every SERVICES_PER_TRANSACTION rows and vacuuming the counts
+ * table in between keeps it small. SQLite updates rows in place and has no such problem, but its
+ * commits write back the pages the next chunk changes again (37 s became 42 s): one transaction.
+ */
+const SERVICES_PER_TRANSACTION = 50_000;
+
+/** The rows of `rows` in arrays of up to `size`, read from the iterator one array at a time. */
+function* chunksOf<T>(rows: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = [];
+  for (const row of rows) {
+    chunk.push(row);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 /** Rows per INSERT: SQLite's compound SELECT (knex's multi-row form) allows at most 500 terms. */
 export function batchSize(knex: Knex, columns: number): number {
   if (knex.client.config.client === 'pg') return Math.floor(30_000 / columns);
   return 500;
 }
 
-export async function seedLarge(knex: Knex, sizes: SeedSizes = seedSizes()): Promise<SeedInfo> {
+export async function seedLarge(
+  knex: Knex,
+  sizes: SeedSizes = seedSizes(),
+  options: { servicesPerTransaction?: number } = {},
+): Promise<SeedInfo> {
   const started = Date.now();
   const postgres = knex.client.config.client === 'pg';
   const passwordHash = await hashPassword(BENCH_PASSWORD);
@@ -136,11 +166,11 @@ export async function seedLarge(knex: Knex, sizes: SeedSizes = seedSizes()): Pro
 
   const pendingRows: { serviceId: number; adminId: number; techId: number; toId: number }[] = [];
 
-  await knex.transaction(async (trx) => {
-    // A large page cache keeps the services' contact indexes in memory while they grow (this
-    // connection only; the pool of one is destroyed with this process' knex).
-    if (!postgres) await trx.raw('PRAGMA cache_size = -524288');
+  // A large page cache keeps the services' contact indexes in memory while they grow (this
+  // connection only; the pool of one is destroyed with this process' knex).
+  if (!postgres) await knex.raw('PRAGMA cache_size = -524288');
 
+  await knex.transaction(async (trx) => {
     progress(`seeding ${sizes.accounts} accounts`);
     function* accounts(): Generator<Row> {
       for (let id = 1; id <= sizes.accounts; id += 1) {
@@ -158,31 +188,40 @@ export async function seedLarge(knex: Knex, sizes: SeedSizes = seedSizes()): Pro
       }
     }
     await bulkInsert(trx, 'accounts', accounts(), batchSize(trx, 8));
+  });
 
-    progress(`seeding ${sizes.services} services (${sizes.bigServices} of them for ${handleOf(1)})`);
-    function* services(): Generator<Row> {
-      for (let id = 1; id <= sizes.services; id += 1) {
-        const name = serviceName(id, random);
-        const type = SERVICE_TYPES[id % SERVICE_TYPES.length] as string;
-        let admin = otherAccount();
-        let tech = otherAccount();
-        let billing = otherAccount();
-        if (id % step === 0 && id / step <= sizes.bigServices) {
-          const n = id / step;
-          const roles = bigRoles(n);
-          if (roles.includes('admin')) admin = 1;
-          if (roles.includes('tech')) tech = 1;
-          if (roles.includes('billing')) billing = 1;
-          if (name.includes(search)) searchMatches += 1;
-          // Every 50th of the big account's services has a pending request on its technical contact.
-          if (n % 50 === 7) pendingRows.push({ serviceId: id, adminId: admin, techId: tech, toId: otherAccount() });
-        }
-        yield { name, search_name: foldForSearch(name), type, admin_id: admin, tech_id: tech, billing_id: billing, created_at: at, updated_at: at };
-        if (id % 250_000 === 0) progress(`  ${id} services`);
+  progress(`seeding ${sizes.services} services (${sizes.bigServices} of them for ${handleOf(1)})`);
+  function* services(): Generator<Row> {
+    for (let id = 1; id <= sizes.services; id += 1) {
+      const name = serviceName(id, random);
+      const type = SERVICE_TYPES[id % SERVICE_TYPES.length] as string;
+      let admin = otherAccount();
+      let tech = otherAccount();
+      let billing = otherAccount();
+      if (id % step === 0 && id / step <= sizes.bigServices) {
+        const n = id / step;
+        const roles = bigRoles(n);
+        if (roles.includes('admin')) admin = 1;
+        if (roles.includes('tech')) tech = 1;
+        if (roles.includes('billing')) billing = 1;
+        if (name.includes(search)) searchMatches += 1;
+        // Every 50th of the big account's services has a pending request on its technical contact.
+        if (n % 50 === 7) pendingRows.push({ serviceId: id, adminId: admin, techId: tech, toId: otherAccount() });
       }
+      yield { name, search_name: foldForSearch(name), type, admin_id: admin, tech_id: tech, billing_id: billing, created_at: at, updated_at: at };
+      if (id % 250_000 === 0) progress(`  ${id} services`);
     }
-    await bulkInsert(trx, 'services', services(), batchSize(trx, 8));
+  }
+  if (postgres) {
+    for (const chunk of chunksOf(services(), options.servicesPerTransaction ?? SERVICES_PER_TRANSACTION)) {
+      await knex.transaction((trx) => bulkInsert(trx, 'services', chunk, batchSize(trx, 8)));
+      await knex.raw('VACUUM account_service_counts');
+    }
+  } else {
+    await knex.transaction((trx) => bulkInsert(trx, 'services', services(), batchSize(trx, 8)));
+  }
 
+  await knex.transaction(async (trx) => {
     progress(`seeding ${pendingRows.length} pending requests`);
     await insertPendingRequests(
       trx,

@@ -16,51 +16,9 @@ import * as maintainVersions from '../../src/db/migrations/20261125010100_mainta
 import { CTX, DomainFixture, nextHandle } from '../helpers/domain-fixtures.js';
 // The benchmark's deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed.
 import { prng } from '../../bench/lib.js';
-
-interface CountRow {
-  account_id: number;
-  services: number;
-  admin: number;
-  tech: number;
-  billing: number;
-}
+import { assertCountsExact, keptCounts, realCounts } from '../helpers/service-counts.js';
 
 const COLUMNS = { admin: 'admin_id', tech: 'tech_id', billing: 'billing_id' } as const;
-
-/** The counts as the triggers keep them, one row per account, by account id. */
-async function keptCounts(knex: Knex): Promise<CountRow[]> {
-  const rows = (await knex('account_service_counts').orderBy('account_id').select('account_id', 'services', 'admin', 'tech', 'billing')) as CountRow[];
-  return rows.map(numbers);
-}
-
-/** The same counts, computed from services by plain SQL, for every account. */
-async function realCounts(knex: Knex): Promise<CountRow[]> {
-  const rows = (await knex.raw(`
-    SELECT a.id AS account_id,
-           (SELECT count(*) FROM services s WHERE s.admin_id = a.id OR s.tech_id = a.id OR s.billing_id = a.id) AS services,
-           (SELECT count(*) FROM services s WHERE s.admin_id = a.id) AS admin,
-           (SELECT count(*) FROM services s WHERE s.tech_id = a.id) AS tech,
-           (SELECT count(*) FROM services s WHERE s.billing_id = a.id) AS billing
-      FROM accounts a
-     ORDER BY a.id`)) as CountRow[] | { rows: CountRow[] };
-  return (Array.isArray(rows) ? rows : rows.rows).map(numbers);
-}
-
-function numbers(row: CountRow): CountRow {
-  return {
-    account_id: Number(row.account_id),
-    services: Number(row.services),
-    admin: Number(row.admin),
-    tech: Number(row.tech),
-    billing: Number(row.billing),
-  };
-}
-
-async function assertCountsExact(knex: Knex, context: string): Promise<CountRow[]> {
-  const real = await realCounts(knex);
-  assert.deepEqual(await keptCounts(knex), real, context);
-  return real;
-}
 
 /** Searched and type-filtered totals, as listForAccount answers them (kept in memory between calls), against plain SQL. */
 async function assertFilteredTotalsExact(f: DomainFixture, accounts: Account[], context: string): Promise<void> {
