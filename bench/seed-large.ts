@@ -1,7 +1,8 @@
 // Seeds a large database for the benchmark: 100,000 accounts and 1,000,000 services (times
 // BENCH_SCALE), one account holding 10,000 of them. Batched multi-row INSERTs whose SQL knex builds
-// once per table and batch size and which are then run with new bindings. One transaction per
-// table, but on PostgreSQL one per SERVICES_PER_TRANSACTION services (see there).
+// once per table and batch size and which are then run with new bindings. Three transactions
+// (accounts, services, pending requests); on PostgreSQL the services in one per
+// SERVICES_PER_TRANSACTION (see there).
 //
 //   tsx bench/seed-large.ts            seeds a fresh database and prints its URL (kept)
 import type { Knex } from 'knex';
@@ -126,7 +127,8 @@ export async function bulkInsert(trx: Knex.Transaction, table: string, rows: Ite
  * size, every statement's UPDATE read through all of it, and the seed took 375 s instead of about
  * a minute and a half. Committing every SERVICES_PER_TRANSACTION rows and vacuuming the counts
  * table in between keeps it small. SQLite updates rows in place and has no such problem, but its
- * commits write back the pages the next chunk changes again (37 s became 42 s): one transaction.
+ * commits write back the pages the next chunk changes again (37 s became 42 s): one transaction
+ * for all its services.
  */
 const SERVICES_PER_TRANSACTION = 50_000;
 
@@ -152,6 +154,7 @@ export function batchSize(knex: Knex, columns: number): number {
 export async function seedLarge(
   knex: Knex,
   sizes: SeedSizes = seedSizes(),
+  /** servicesPerTransaction: PostgreSQL only (SQLite writes all services in one transaction). */
   options: { servicesPerTransaction?: number } = {},
 ): Promise<SeedInfo> {
   const started = Date.now();
@@ -229,7 +232,8 @@ export async function seedLarge(
         serviceId: row.serviceId,
         requesterId: row.adminId,
         fromId: row.techId,
-        toId: row.toId === row.techId ? row.toId + 1 : row.toId,
+        // Someone other than the outgoing contact (the next account, or the first other one after the last).
+        toId: row.toId !== row.techId ? row.toId : row.toId === sizes.accounts ? 2 : row.toId + 1,
         roles: ['tech'],
         createdAt: at,
         expiresAt: at + 7 * 24 * 3600_000,

@@ -15,7 +15,7 @@ describe('bench: the large seed', () => {
   });
   after(() => db.destroy());
 
-  it('seeds the sizes asked for, with the counts and list versions the triggers keep, across several transactions', async () => {
+  it('seeds the sizes asked for, with the counts and list versions the triggers keep (on PostgreSQL across several transactions)', async () => {
     const info = await seedLarge(db.knex, { accounts: 40, services: 700, bigServices: 70 }, { servicesPerTransaction: 250 });
     assert.equal(info.services, 700);
     const services = Number(((await db.knex('services').count({ n: '*' }).first()) as { n: number | string }).n);

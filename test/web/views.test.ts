@@ -87,9 +87,10 @@ describe('web: views compiled without `with`', () => {
 
 describe('web: the contacts page renders as a one-byte string', () => {
   // V8 keeps a string whose characters all fit in Latin-1 at one byte per character. One character
-  // above U+00FF anywhere in the page (a typed "…" in the pagination) made every rendered contacts
-  // page two bytes per character: twice the memory to build and copy out, about 5 % of the page's
-  // throughput (npm run bench). The template writes such characters as entities (&hellip;).
+  // above U+00FF anywhere in the page (a typed "…" in the pagination) made every contacts page whose
+  // pagination shows a gap two bytes per character: twice the memory to build and copy out, about
+  // 5 % of the page's throughput (npm run bench). The template writes such characters as entities
+  // (&hellip;). A flash message may still bring one (an em dash), on the one page that shows it.
   const i18n = createI18n();
   const rows = Array.from({ length: 50 }, (_, i) => {
     const mine = ROLES[i % 3] as Role;
