@@ -2,6 +2,7 @@
 // (test/domain/account-service-counts.test.ts, and the benchmark's seed in test/bench).
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
+import { rowsOf } from '../../src/domain/sql-json.js';
 
 export interface CountRow {
   account_id: number;
@@ -19,15 +20,15 @@ export async function keptCounts(knex: Knex): Promise<CountRow[]> {
 
 /** The same counts, computed from services by plain SQL, for every account. */
 export async function realCounts(knex: Knex): Promise<CountRow[]> {
-  const rows = (await knex.raw(`
+  const result: unknown = await knex.raw(`
     SELECT a.id AS account_id,
            (SELECT count(*) FROM services s WHERE s.admin_id = a.id OR s.tech_id = a.id OR s.billing_id = a.id) AS services,
            (SELECT count(*) FROM services s WHERE s.admin_id = a.id) AS admin,
            (SELECT count(*) FROM services s WHERE s.tech_id = a.id) AS tech,
            (SELECT count(*) FROM services s WHERE s.billing_id = a.id) AS billing
       FROM accounts a
-     ORDER BY a.id`)) as CountRow[] | { rows: CountRow[] };
-  return (Array.isArray(rows) ? rows : rows.rows).map(numbers);
+     ORDER BY a.id`);
+  return rowsOf<CountRow>(result).map(numbers);
 }
 
 function numbers(row: CountRow): CountRow {

@@ -124,7 +124,7 @@ describe('web: the contacts page renders as a one-byte string', () => {
         types: SERVICE_TYPES,
         roles: ROLES,
         pageUrl: (page: number) => `/contacts?page=${page}`,
-      }, { ...VIEW_OPTIONS });
+      }, VIEW_OPTIONS);
       const wide = [...new Set([...html].filter((char) => char.charCodeAt(0) > 0xff))];
       assert.deepEqual(wide, [], `write these as entities: ${wide.map((char) => `U+${char.charCodeAt(0).toString(16).toUpperCase()}`).join(', ')}`);
       assert.equal(html.match(/&hellip;/g)?.length, 2, 'both gaps of the pagination are rendered');
