@@ -930,6 +930,62 @@ describe('domain: change requests', () => {
       assert.equal(await state(due), 'expired');
     });
 
+    it('expireDue runs two batches at once on PostgreSQL (one after the other on SQLite); a batch that fails leaves only its own requests pending', async () => {
+      const { a, t, b, n } = await team();
+      const services: Service[] = [];
+      for (let i = 0; i < 5; i++) services.push(await f.service({ admin: a, tech: t, billing: b }));
+      const requests: ChangeRequest[] = [];
+      for (const service of services) {
+        requests.push(await submitOne(a, service, { tech: n.handle }));
+        // Their expiries, and so the sweep's order, follow the list.
+        f.clock.advance(60_000);
+      }
+      f.clock.advance(TTL);
+      const [r1, r2, r3, r4, r5] = requests as [ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest];
+      const postgres = f.knex.client.config.client === 'pg';
+      // The third request's event is refused: the second batch (the third and fourth requests) fails.
+      if (postgres) {
+        await f.knex.raw(`CREATE FUNCTION test_refuse_expired_event() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.event = 'expired' AND NEW.request_id = ${r3.id} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+        await f.knex.raw('CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events FOR EACH ROW EXECUTE FUNCTION test_refuse_expired_event()');
+      } else {
+        await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN NEW.event = 'expired' AND NEW.request_id = ${r3.id}
+          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      }
+      // Which transaction each statement ran in, in the order they were sent.
+      const sent: { trx: string; sql: string }[] = [];
+      const onQuery = (query: { __knexTxId?: string; sql: string }) => sent.push({ trx: query.__knexTxId ?? '', sql: query.sql });
+      f.knex.on('query', onQuery);
+      try {
+        await assert.rejects(f.domain.requests.expireDue({ batchSize: 2 }), /refused by the test/);
+      } finally {
+        f.knex.off('query', onQuery);
+        await f.knex.raw('DROP TRIGGER test_refuse_expired_event' + (postgres ? ' ON request_events' : ''));
+        if (postgres) await f.knex.raw('DROP FUNCTION test_refuse_expired_event()');
+      }
+      const updates = sent.filter((query) => /^update "change_requests"/i.test(query.sql.trim()) || /^update `change_requests`/i.test(query.sql.trim()));
+      const transactions = [...new Set(updates.map((query) => query.trx))];
+      assert.equal(transactions.length, 2, 'two batches, each in its own transaction');
+      // Overlapping: the second batch's UPDATE was sent before the first batch's transaction ended.
+      const firstEnd = sent.findIndex((query) => query.trx === transactions[0] && /^(commit|rollback)/i.test(query.sql.trim()));
+      const secondUpdate = sent.findIndex((query) => query === updates.find((update) => update.trx === transactions[1]));
+      assert.ok(firstEnd >= 0, 'the first batch ended');
+      assert.equal(secondUpdate < firstEnd, postgres, postgres ? 'the batches ran at once' : 'the batches ran one after the other');
+
+      assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'pending', 'pending', 'pending']);
+      assert.deepEqual(await f.activeRoles((services[2] as Service).id), ['tech'], 'the failed batch still holds its roles');
+      assert.deepEqual(await f.mailSummary(r3.id, 'request.expired'), []);
+      assert.deepEqual(await f.mailSummary(r4.id, 'request.expired'), []);
+
+      // The next sweep takes up the rest; nobody is mailed twice.
+      assert.equal(await f.domain.requests.expireDue({ batchSize: 2 }), 3);
+      for (const request of [r1, r2, r3, r4, r5]) {
+        assert.equal(await state(request), 'expired');
+        assert.deepEqual(await f.mailSummary(request.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
+        assert.deepEqual((await f.events(request.id)).filter((event) => event.event === 'expired').length, 1);
+      }
+    });
+
     it('a request past its expiry no longer holds its role before the sweep: a new request expires it first', async () => {
       const { a, t, n, service } = await team();
       const [x] = (await f.accounts(1)) as [Account];
