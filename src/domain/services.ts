@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { AccountService } from './accounts.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
@@ -251,7 +252,10 @@ export class ServiceCatalog {
     const select = async (columns: Record<string, Statement>): Promise<Record<string, unknown> | undefined> => {
       const entries = Object.entries(columns);
       const sql = `SELECT ${entries.map(([name, column]) => `${column.sql} AS ${name}`).join(', ')}`;
-      return rowsOf<Record<string, unknown>>(await knex.raw(sql, entries.flatMap(([, column]) => column.bindings)))[0];
+      const statement = knex.raw(sql, entries.flatMap(([, column]) => column.bindings));
+      // (node-postgres prepares a statement under the name given in the query's options.)
+      if (postgres) statement.options({ name: preparedName(sql) });
+      return rowsOf<Record<string, unknown>>(await statement)[0];
     };
     const listVersion: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
     const listKey = [accountId, query.role ?? '', query.type ?? '', search, query.sort].join('\u0000');
@@ -321,6 +325,18 @@ export class ServiceCatalog {
       pageSize: PAGE_SIZE,
     };
   }
+}
+
+/**
+ * The name of the prepared statement for a list statement's text. On PostgreSQL an unnamed
+ * statement is planned anew each time, and planning these took longer than running them (the
+ * benchmark's statement log: about 1.9 ms against 1.7 per page); a named one is parsed once per connection, and after
+ * a few runs PostgreSQL keeps one generic plan for it (index scans whatever the account). The
+ * texts come from a bounded set of shapes (role, filters, order, direction, keyset or not; every
+ * value is a parameter), so each connection prepares a bounded number of statements.
+ */
+function preparedName(sql: string): string {
+  return 'list-' + createHash('sha1').update(sql).digest('base64url');
 }
 
 interface Statement {

@@ -5,6 +5,8 @@ import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
 import type { Role, ServiceType } from '../../src/domain/roles.js';
 import { PAGE_SIZE, parseListQuery, ServiceCatalog, type ServiceListQuery } from '../../src/domain/services.js';
 import { foldForSearch } from '../../src/domain/search-text.js';
+import { rowsOf } from '../../src/domain/sql-json.js';
+import { createKnex } from '../../src/db/knex.js';
 import { CTX, DomainFixture, rejectsField, rejectsWith } from '../helpers/domain-fixtures.js';
 
 function query(overrides: Partial<ServiceListQuery> = {}): ServiceListQuery {
@@ -241,6 +243,43 @@ describe('domain: service catalog', () => {
     } finally {
       f.knex.removeListener('query', onQuery);
     }
+  });
+
+  it('reads the list with prepared statements on PostgreSQL, planned once per connection and shape (unnamed on SQLite)', async () => {
+    const [x, y] = (await f.accounts(2)) as [Account, Account];
+    for (const name of ['prep one', 'prep two', 'other']) await f.service({ admin: x, tech: y }, { name });
+    const postgres = f.db.client === 'pg';
+    // One connection, so that what it has prepared can be read on it.
+    const single = createKnex({ url: f.db.url, client: f.db.client, poolMax: 1 });
+    f.db.adopt(single);
+    const catalog = new ServiceCatalog({ knex: single, reader: single, accounts: f.domain.accounts, now: f.clock.now });
+    const names: (string | undefined)[] = [];
+    const onQuery = (data: { options?: { name?: string } }) => names.push(data.options?.name);
+    single.on('query', onQuery);
+
+    // The first visit reads the total with the page; the two after it, one shape, the remembered total.
+    for (let i = 0; i < 3; i++) assert.deepEqual((await catalog.listForAccount(x.id, query())).rows.map((row) => row.name), ['other', 'prep one', 'prep two']);
+    assert.deepEqual((await catalog.listForAccount(x.id, query({ q: 'PREP' }))).rows.map((row) => row.name), ['prep one', 'prep two']);
+    assert.equal((await catalog.listForAccount(y.id, query({ role: 'tech' }))).rows.length, 3);
+    assert.equal(names.length, 5, 'one statement per list');
+    single.off('query', onQuery);
+
+    if (!postgres) {
+      assert.deepEqual(names, names.map(() => undefined), 'SQLite prepares its statements anyway');
+      return;
+    }
+    assert.ok(names.every((name) => name !== undefined && /^list-[\w-]{27}$/.test(name)), names.join(' '));
+    assert.equal(names[1], names[2], 'the same shape, the same statement');
+    assert.equal(new Set(names).size, 4);
+    const prepared = rowsOf<{ name: string; runs: number | string }>(
+      await single.raw("SELECT name, generic_plans + custom_plans AS runs FROM pg_prepared_statements WHERE name LIKE 'list-%'"),
+    );
+    const runs = Object.fromEntries(prepared.map((row) => [row.name, Number(row.runs)]));
+    assert.deepEqual(
+      names.map((name) => runs[name as string]),
+      [1, 2, 2, 1, 1],
+      'parsed once, then only run again',
+    );
   });
 
   it('marks services with a pending request', async () => {
