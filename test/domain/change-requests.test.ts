@@ -952,6 +952,9 @@ describe('domain: change requests', () => {
         await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN NEW.event = 'expired' AND NEW.request_id = ${r3.id}
           BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
       }
+      // Two connections open and idle in the pool, so that neither batch waits for one to be made
+      // while the other runs.
+      if (postgres) await Promise.all([f.knex.raw('SELECT pg_sleep(0.05)'), f.knex.raw('SELECT pg_sleep(0.05)')]);
       // Which transaction each statement ran in, in the order they were sent.
       const sent: { trx: string; sql: string }[] = [];
       const onQuery = (query: { __knexTxId?: string; sql: string }) => sent.push({ trx: query.__knexTxId ?? '', sql: query.sql });
