@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { AccountService } from './accounts.js';
+import { isStalePreparedStatement } from './db-errors.js';
 import { NotFoundError, ValidationError, type Message } from './errors.js';
 import { isRole, isServiceType, roleColumn, ROLES, type Role, type ServiceType } from './roles.js';
 import { parseRowId } from './row-ids.js';
@@ -117,6 +118,8 @@ export interface ServiceCatalogDeps {
 export class ServiceCatalog {
   /** Totals and pages' first rows of the lists served lately (see ListMemory). */
   private readonly lists = new LRUCache<string, ListMemory>({ maxSize: LIST_MEMORY_BYTES, sizeCalculation: listMemorySize });
+  /** Part of the PostgreSQL list statements' names (see preparedName); moves on when one is stale. */
+  private preparedGeneration = 0;
 
   constructor(private readonly deps: ServiceCatalogDeps) {}
 
@@ -252,10 +255,19 @@ export class ServiceCatalog {
     const select = async (columns: Record<string, Statement>): Promise<Record<string, unknown> | undefined> => {
       const entries = Object.entries(columns);
       const sql = `SELECT ${entries.map(([name, column]) => `${column.sql} AS ${name}`).join(', ')}`;
-      const statement = knex.raw(sql, entries.flatMap(([, column]) => column.bindings));
-      // (node-postgres prepares a statement under the name given in the query's options.)
-      if (postgres) statement.options({ name: preparedName(sql) });
-      return rowsOf<Record<string, unknown>>(await statement)[0];
+      const bindings = entries.flatMap(([, column]) => column.bindings);
+      if (!postgres) return rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings))[0];
+      // node-postgres prepares a statement under the name given in the query's options, once per
+      // connection, and never forgets it: if the server no longer has it as prepared, the names
+      // of a new generation are prepared afresh on every connection.
+      const generation = this.preparedGeneration;
+      try {
+        return rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings).options({ name: preparedName(sql, generation) }))[0];
+      } catch (error) {
+        if (!isStalePreparedStatement(error)) throw error;
+        if (this.preparedGeneration === generation) this.preparedGeneration += 1;
+        return rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings).options({ name: preparedName(sql, this.preparedGeneration) }))[0];
+      }
     };
     const listVersion: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
     const listKey = [accountId, query.role ?? '', query.type ?? '', search, query.sort].join('\u0000');
@@ -330,13 +342,14 @@ export class ServiceCatalog {
 /**
  * The name of the prepared statement for a list statement's text. On PostgreSQL an unnamed
  * statement is planned anew each time, and planning these took longer than running them (the
- * benchmark's statement log: about 1.9 ms against 1.7 per page); a named one is parsed once per connection, and after
- * a few runs PostgreSQL keeps one generic plan for it (index scans whatever the account). The
- * texts come from a bounded set of shapes (role, filters, order, direction, keyset or not; every
- * value is a parameter), so each connection prepares a bounded number of statements.
+ * benchmark's statement log: about 1.9 ms against 1.7 per page). A named one is parsed once per
+ * connection, and after a few runs PostgreSQL reuses one generic plan for it (index scans,
+ * whatever the account). The texts come from a bounded set of shapes (role, filters, order,
+ * direction, keyset or not; every value is a parameter), so each connection prepares a bounded
+ * number of statements.
  */
-function preparedName(sql: string): string {
-  return 'list-' + createHash('sha1').update(sql).digest('base64url');
+function preparedName(sql: string, generation: number): string {
+  return `list${generation}-${createHash('sha1').update(sql).digest('base64url')}`;
 }
 
 interface Statement {

@@ -245,7 +245,7 @@ describe('domain: service catalog', () => {
     }
   });
 
-  it('reads the list with prepared statements on PostgreSQL, planned once per connection and shape (unnamed on SQLite)', async () => {
+  it('reads the list with prepared statements on PostgreSQL, parsed once per connection and shape, prepared anew when stale (unnamed on SQLite)', async () => {
     const [x, y] = (await f.accounts(2)) as [Account, Account];
     for (const name of ['prep one', 'prep two', 'other']) await f.service({ admin: x, tech: y }, { name });
     const postgres = f.db.client === 'pg';
@@ -268,17 +268,39 @@ describe('domain: service catalog', () => {
       assert.deepEqual(names, names.map(() => undefined), 'SQLite prepares its statements anyway');
       return;
     }
-    assert.ok(names.every((name) => name !== undefined && /^list-[\w-]{27}$/.test(name)), names.join(' '));
+    assert.ok(names.every((name) => name !== undefined && /^list0-[\w-]{27}$/.test(name)), names.join(' '));
     assert.equal(names[1], names[2], 'the same shape, the same statement');
     assert.equal(new Set(names).size, 4);
+    // (pg_prepared_statements counts a statement's runs from PostgreSQL 14 on.)
     const prepared = rowsOf<{ name: string; runs: number | string }>(
-      await single.raw("SELECT name, generic_plans + custom_plans AS runs FROM pg_prepared_statements WHERE name LIKE 'list-%'"),
+      await single.raw("SELECT name, generic_plans + custom_plans AS runs FROM pg_prepared_statements WHERE name LIKE 'list%'"),
     );
     const runs = Object.fromEntries(prepared.map((row) => [row.name, Number(row.runs)]));
     assert.deepEqual(
       names.map((name) => runs[name as string]),
       [1, 2, 2, 1, 1],
       'parsed once, then only run again',
+    );
+
+    // A statement the server no longer has as prepared: the names of a new generation are
+    // prepared instead, on every connection.
+    const list = async () => (await catalog.listForAccount(x.id, query())).rows.map((row) => row.name);
+    single.on('query', onQuery);
+    names.length = 0;
+    await single.raw('DEALLOCATE ALL');
+    assert.deepEqual(await list(), ['other', 'prep one', 'prep two']);
+    // A change of what it answers ("cached plan must not change result type").
+    await single.raw('ALTER TABLE account_service_counts ALTER COLUMN list_version TYPE numeric');
+    try {
+      assert.deepEqual(await list(), ['other', 'prep one', 'prep two']);
+    } finally {
+      await single.raw('ALTER TABLE account_service_counts ALTER COLUMN list_version TYPE bigint');
+    }
+    single.off('query', onQuery);
+    assert.deepEqual(
+      names.map((name) => name?.split('-')[0]),
+      [undefined, 'list0', 'list1', undefined, 'list1', 'list2', undefined],
+      names.join(' '),
     );
   });
 
