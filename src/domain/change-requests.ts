@@ -714,7 +714,7 @@ export class ChangeRequestService {
    */
   async expireDue(options: { batchSize?: number; serviceId?: number; concurrency?: number } = {}): Promise<number> {
     const batchSize = options.batchSize ?? 1000;
-    const concurrency = options.concurrency ?? (this.deps.knex.client.config.client === 'pg' ? 2 : 1);
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? (this.deps.knex.client.config.client === 'pg' ? 2 : 1)));
     let total = 0;
     for (;;) {
       const now = this.deps.now();
@@ -734,10 +734,9 @@ export class ChangeRequestService {
       const moved = await Promise.allSettled(
         batches.map((ids) => this.deps.knex.transaction((trx) => this.transition(trx, ids, 'expired', { actorId: null, ip: null, event: 'expired', now }))),
       );
-      for (const result of moved) {
-        if (result.status === 'rejected') throw result.reason;
-        total += result.value.length;
-      }
+      for (const result of moved) if (result.status === 'fulfilled') total += result.value.length;
+      const failed = moved.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
       if (due.length < batchSize * concurrency) return total;
     }
   }
