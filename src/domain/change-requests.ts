@@ -734,9 +734,10 @@ export class ChangeRequestService {
       const moved = await Promise.allSettled(
         batches.map((ids) => this.deps.knex.transaction((trx) => this.transition(trx, ids, 'expired', { actorId: null, ip: null, event: 'expired', now }))),
       );
-      for (const result of moved) if (result.status === 'fulfilled') total += result.value.length;
-      const failed = moved.find((result) => result.status === 'rejected');
-      if (failed) throw failed.reason;
+      for (const result of moved) {
+        if (result.status === 'rejected') throw result.reason;
+        total += result.value.length;
+      }
       if (due.length < batchSize * concurrency) return total;
     }
   }

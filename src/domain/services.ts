@@ -260,13 +260,14 @@ export class ServiceCatalog {
       // node-postgres prepares a statement under the name given in the query's options, once per
       // connection, and never forgets it: if the server no longer has it as prepared, the names
       // of a new generation are prepared afresh on every connection.
+      const run = async (generation: number) => rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings).options({ name: preparedName(sql, generation) }))[0];
       const generation = this.preparedGeneration;
       try {
-        return rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings).options({ name: preparedName(sql, generation) }))[0];
+        return await run(generation);
       } catch (error) {
         if (!isStalePreparedStatement(error)) throw error;
         if (this.preparedGeneration === generation) this.preparedGeneration += 1;
-        return rowsOf<Record<string, unknown>>(await knex.raw(sql, bindings).options({ name: preparedName(sql, this.preparedGeneration) }))[0];
+        return run(this.preparedGeneration);
       }
     };
     const listVersion: Statement = { sql: '(SELECT list_version FROM account_service_counts WHERE account_id = ?)', bindings: [accountId] };
