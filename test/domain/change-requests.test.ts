@@ -872,6 +872,24 @@ describe('domain: change requests', () => {
   // ------------------------------------------------------------------ sweeps
 
   describe('expiry and reminders', () => {
+    /** Makes the database refuse 'expired' events (of one request, or all) until the answered function runs. */
+    async function refuseExpiredEvents(requestId?: number): Promise<() => Promise<void>> {
+      const postgres = f.knex.client.config.client === 'pg';
+      const condition = `NEW.event = 'expired'${requestId === undefined ? '' : ` AND NEW.request_id = ${requestId}`}`;
+      if (postgres) {
+        await f.knex.raw(`CREATE FUNCTION test_refuse_expired_event() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF ${condition} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+        await f.knex.raw('CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events FOR EACH ROW EXECUTE FUNCTION test_refuse_expired_event()');
+      } else {
+        await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN ${condition}
+          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      }
+      return async () => {
+        await f.knex.raw('DROP TRIGGER test_refuse_expired_event' + (postgres ? ' ON request_events' : ''));
+        if (postgres) await f.knex.raw('DROP FUNCTION test_refuse_expired_event()');
+      };
+    }
+
     it('expireDue expires due requests once, kills their tokens and mails everyone; later requests untouched', async () => {
       const { a, t, n, service } = await team();
       const due = await submitOne(a, service, { tech: n.handle });
@@ -904,21 +922,12 @@ describe('domain: change requests', () => {
       const due = await submitOne(a, service, { tech: n.handle });
       const tokenN = await f.tokenOf(due.id, n);
       f.clock.advance(TTL);
-      const postgres = f.knex.client.config.client === 'pg';
       // The event INSERT is one of the statements sent together with others (roles, tokens).
-      if (postgres) {
-        await f.knex.raw(`CREATE FUNCTION test_refuse_expired_event() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN IF NEW.event = 'expired' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
-        await f.knex.raw('CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events FOR EACH ROW EXECUTE FUNCTION test_refuse_expired_event()');
-      } else {
-        await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN NEW.event = 'expired'
-          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-      }
+      const allowEvents = await refuseExpiredEvents();
       try {
         await assert.rejects(f.domain.requests.expireDue(), /refused by the test/);
       } finally {
-        await f.knex.raw('DROP TRIGGER test_refuse_expired_event' + (postgres ? ' ON request_events' : ''));
-        if (postgres) await f.knex.raw('DROP FUNCTION test_refuse_expired_event()');
+        await allowEvents();
       }
       assert.equal(await state(due), 'pending');
       assert.deepEqual(await f.activeRoles(service.id), ['tech']);
@@ -944,14 +953,7 @@ describe('domain: change requests', () => {
       const [r1, r2, r3, r4, r5] = requests as [ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest];
       const postgres = f.knex.client.config.client === 'pg';
       // The third request's event is refused: the second batch (the third and fourth requests) fails.
-      if (postgres) {
-        await f.knex.raw(`CREATE FUNCTION test_refuse_expired_event() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN IF NEW.event = 'expired' AND NEW.request_id = ${r3.id} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
-        await f.knex.raw('CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events FOR EACH ROW EXECUTE FUNCTION test_refuse_expired_event()');
-      } else {
-        await f.knex.raw(`CREATE TRIGGER test_refuse_expired_event BEFORE INSERT ON request_events WHEN NEW.event = 'expired' AND NEW.request_id = ${r3.id}
-          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-      }
+      const allowEvents = await refuseExpiredEvents(r3.id);
       // Two connections open and idle in the pool, so that neither batch waits for one to be made
       // while the other runs.
       if (postgres) await Promise.all([f.knex.raw('SELECT pg_sleep(0.05)'), f.knex.raw('SELECT pg_sleep(0.05)')]);
@@ -963,10 +965,9 @@ describe('domain: change requests', () => {
         await assert.rejects(f.domain.requests.expireDue({ batchSize: 2 }), /refused by the test/);
       } finally {
         f.knex.off('query', onQuery);
-        await f.knex.raw('DROP TRIGGER test_refuse_expired_event' + (postgres ? ' ON request_events' : ''));
-        if (postgres) await f.knex.raw('DROP FUNCTION test_refuse_expired_event()');
+        await allowEvents();
       }
-      const updates = sent.filter((query) => /^update "change_requests"/i.test(query.sql.trim()) || /^update `change_requests`/i.test(query.sql.trim()));
+      const updates = sent.filter((query) => /^update ["`]change_requests["`]/i.test(query.sql.trim()));
       const transactions = [...new Set(updates.map((query) => query.trx))];
       assert.equal(transactions.length, 2, 'two batches, each in its own transaction');
       // Overlapping: the second batch's UPDATE was sent before the first batch's transaction ended.
