@@ -82,13 +82,15 @@ const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, ti
  * a multi-row INSERT with ten parameters per row spends most of its time on building, parsing
  * and binding those parameters when a sweep writes a few hundred thousand mails. Rows are
  * inserted in the order of the intents (ids follow it): json_each walks the array in order, and
- * PostgreSQL is told to keep the elements' order.
+ * PostgreSQL is told to keep the elements' order. PostgreSQL reads the array as jsonb, parsed
+ * once: each `->>` on a json value parses its element's text again, seven times per row, which
+ * was an eighth of the server's work in the expiry sweep.
  */
 function insertSql(trx: Knex.Transaction | Knex): string {
   return trx.client.config.client === 'pg'
     ? `INSERT INTO outbox (${COLUMNS})
        SELECT v->>0, CAST(v->>1 AS integer), v->>2, v->>3, v->>4, v->>5, v->>6, 'pending', 0, CAST(? AS bigint), CAST(? AS bigint)
-         FROM json_array_elements(CAST(? AS json)) WITH ORDINALITY AS e(v, n) ORDER BY n`
+         FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(v, n) ORDER BY n`
     : `INSERT INTO outbox (${COLUMNS})
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, 'pending', 0, CAST(? AS integer), CAST(? AS integer)
          FROM json_each(?)`;
