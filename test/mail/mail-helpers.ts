@@ -45,9 +45,11 @@ export interface OutboxRowInput {
   claimedUntil?: number | null;
   attempts?: number;
   status?: 'pending' | 'sent' | 'dead' | 'void';
+  /** The outbox's request_id column; NULL unless given, so that no request rows are needed. */
+  requestId?: number | null;
 }
 
-/** Inserts outbox rows the way src/domain/outbox.ts does (request_id left NULL: no request rows needed). */
+/** Inserts outbox rows the way src/domain/outbox.ts does (request_id NULL unless given: no request rows needed). */
 export async function insertMail(knex: Knex, rows: OutboxRowInput[]): Promise<number[]> {
   const at = Date.now();
   const ids: number[] = [];
@@ -60,7 +62,7 @@ export async function insertMail(knex: Knex, rows: OutboxRowInput[]): Promise<nu
     const [inserted] = await knex('outbox')
       .insert({
         kind,
-        request_id: null,
+        request_id: row.requestId ?? null,
         recipient_address: row.address ?? 'bb@example.test',
         recipient_name: row.name ?? 'Beatriz Borges',
         locale: row.locale ?? 'en',
