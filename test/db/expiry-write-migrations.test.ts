@@ -3,6 +3,7 @@
 // references change_requests. Both change nothing on SQLite. Each goes down and up again on both
 // databases, keeping the rows and indexes.
 import assert from 'node:assert/strict';
+import { rowsOf } from '../../src/domain/sql-json.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { insertMail } from '../mail/mail-helpers.js';
 import * as fillfactor from '../../src/db/migrations/20261126010000_request_parties_fillfactor.js';
@@ -17,10 +18,7 @@ describe('db: cheaper expiry writes (migrations 20261126010000 and 2026112601010
 
   const postgres = (): boolean => db.knex.client.config.client === 'pg';
 
-  async function rows<T>(sql: string, bindings: readonly (string | number)[] = []): Promise<T[]> {
-    const result = (await db.knex.raw(sql, bindings)) as { rows?: T[] } | T[];
-    return Array.isArray(result) ? result : (result.rows ?? []);
-  }
+  const rows = async <T>(sql: string): Promise<T[]> => rowsOf<T>(await db.knex.raw(sql));
 
   /** The tables the outbox references. */
   const outboxReferences = async (): Promise<string[]> =>
