@@ -7,10 +7,10 @@ import { changeableRoles, isDecision, planRequests, touchesBilling, type Request
 import { isDeadlock, isUniqueViolation } from './db-errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
-import type { MailIntent, Outbox, RequestMailKind } from './outbox.js';
+import { requestMailPayload, type MailIntent, type Outbox, type RequestMailFacts, type RequestMailKind } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
 import { parseRowId } from './row-ids.js';
-import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
+import { idList, idRows, jsonArrayAgg, jsonTuples } from './sql-json.js';
 import type { Service, ServiceCatalog } from './services.js';
 import { hashToken, looksLikeToken, newToken } from './tokens.js';
 
@@ -106,13 +106,24 @@ type RequestTuple = [
   id: number, serviceId: number, requesterId: number, fromId: number, toId: number, roles: string, state: RequestState, failureReason: string | null,
   createdAt: number, expiresAt: number, decidedAt: number | null, serviceName: string, serviceType: string, requesterHandle: string, fromHandle: string, toHandle: string,
 ];
-/** The account details of the requester (q), the outgoing (f) and the incoming (t) account, for transition mails. */
-const PERSON_COLUMNS = ['email', 'name', 'locale', 'billing_overdue_since', 'time_zone'] as const;
-type PersonTuple = [email: string, name: string, locale: string, billingOverdueSince: number | null, timeZone: string | null];
-const PEOPLE_TUPLE = ['q', 'f', 't'].flatMap((alias) => PERSON_COLUMNS.map((column) => `${alias}.${column}`));
-type PeopleTuple = (string | number | null)[];
 const PARTY_TUPLE = ['p.request_id', 'p.account_id', 'p.decision', 'p.decided_at'];
 type PartyTuple = [requestId: number, accountId: number, decision: 'accept' | 'refuse' | null, decidedAt: number | null];
+
+/** What a mail about the request shows of it (see requestMailPayload). */
+export function requestMailFacts(request: ChangeRequest): RequestMailFacts {
+  return {
+    id: request.id,
+    serviceName: request.serviceName,
+    serviceType: request.serviceType,
+    roles: request.roles,
+    requesterHandle: request.requester.handle,
+    fromHandle: request.from.handle,
+    toHandle: request.to.handle,
+    partyHandles: request.parties.map((p) => p.handle),
+    expiresAt: request.expiresAt,
+    failureReason: request.failureReason,
+  };
+}
 
 function parseRoles(value: string): Role[] {
   return ROLES.filter((role) => value.split(',').includes(role));
@@ -272,22 +283,19 @@ export class ChangeRequestService {
   }
 
   /**
-   * The requests with their parties, in the order of `ids`. With `people`, the requester's, the
-   * outgoing and the incoming account's details are read into it too (transition mails them all),
-   * so no separate account lookup is needed.
+   * The requests with their parties, in the order of `ids`.
    *
    * Each of the two queries answers one JSON array of tuples rather than one row object per
    * request or party: building row objects, column by column, in the database driver cost more
    * than the queries themselves when a sweep loads thousands of requests.
    */
-  private async loadMany(db: Db, ids: number[], people?: Map<number, Account>): Promise<ChangeRequest[]> {
+  private async loadMany(db: Db, ids: number[]): Promise<ChangeRequest[]> {
     if (ids.length === 0) return [];
     const list = idList(db);
     const idsJson = JSON.stringify(ids);
-    const requestColumns = [...REQUEST_TUPLE, ...(people ? PEOPLE_TUPLE : [])];
-    const requestRows = jsonTuples<RequestTuple & Partial<PeopleTuple>>(
+    const requestRows = jsonTuples<RequestTuple>(
       await db.raw(
-        `SELECT ${jsonArrayAgg(db, requestColumns)} AS list
+        `SELECT ${jsonArrayAgg(db, REQUEST_TUPLE)} AS list
            FROM change_requests r
            JOIN services s ON s.id = r.service_id
            JOIN accounts q ON q.id = r.requester_id
@@ -323,18 +331,6 @@ export class ChangeRequestService {
         parties: [],
       });
       handles.set(Number(requesterId), requesterHandle).set(Number(fromId), fromHandle).set(Number(toId), toHandle);
-      if (people) {
-        const details = row.slice(REQUEST_TUPLE.length) as PeopleTuple;
-        [[requesterId, requesterHandle], [fromId, fromHandle], [toId, toHandle]].forEach(([accountId, handle], i) => {
-          if (people.has(Number(accountId))) return;
-          const width = PERSON_COLUMNS.length;
-          const [email, name, locale, billingOverdueSince, timeZone] = details.slice(i * width, (i + 1) * width) as PersonTuple;
-          people.set(
-            Number(accountId),
-            toAccount({ id: Number(accountId), handle: String(handle), email, name, locale, billing_overdue_since: billingOverdueSince, time_zone: timeZone }),
-          );
-        });
-      }
     }
     const unknown = [...new Set(partyRows.map((party) => Number(party[1])).filter((id) => !handles.has(id)))];
     if (unknown.length > 0) {
@@ -506,8 +502,8 @@ export class ChangeRequestService {
         throw new ValidationError({ token: { key: mine.decision ? 'errors.token.used' : replaced ? 'errors.token.replaced' : 'errors.token.invalid' } });
       }
       if (decision === 'refuse') {
-        const refused = await this.transition(trx, [id], 'refused', { actorId: accountId, ip: ctx.ip, event: 'refused' });
-        return { outcome: 'refused', request: refused[0] as ChangeRequest };
+        const refused = await this.transitionOne(trx, id, 'refused', { actorId: accountId, ip: ctx.ip, event: 'refused' });
+        return { outcome: 'refused', request: refused as ChangeRequest };
       }
       await this.recordEvent(trx, id, 'accepted', 'pending', 'pending', accountId, ctx.ip);
       const other = (await trx('request_parties as p')
@@ -543,7 +539,7 @@ export class ChangeRequestService {
       if (overdue) reason = 'billingOverdue';
     }
     if (reason) {
-      const [failed] = await this.transition(trx, [id], 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: reason });
+      const failed = await this.transitionOne(trx, id, 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: reason });
       return { outcome: 'failed', request: failed as ChangeRequest, reason };
     }
     const update: Record<string, number> = { updated_at: this.deps.now() };
@@ -554,101 +550,60 @@ export class ChangeRequestService {
     }
     const changed = await guarded.update(update);
     if (changed !== 1) {
-      const [failed] = await this.transition(trx, [id], 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: 'contactsChanged' });
+      const failed = await this.transitionOne(trx, id, 'failed', { actorId, ip: ctx.ip, event: 'failed', failureReason: 'contactsChanged' });
       return { outcome: 'failed', request: failed as ChangeRequest, reason: 'contactsChanged' };
     }
-    const [done] = await this.transition(trx, [id], 'done', { actorId, ip: ctx.ip, event: 'applied' });
+    const done = await this.transitionOne(trx, id, 'done', { actorId, ip: ctx.ip, event: 'applied' });
     return { outcome: 'done', request: done as ChangeRequest };
   }
 
   /**
    * Moves pending requests to a final state: conditional on still being pending, releases their
-   * roles, kills their tokens, records the event and mails everyone involved. Returns the requests
-   * that actually moved.
+   * roles, kills their tokens, records the event and mails everyone involved. Returns the ids of
+   * the requests that actually moved, in the order given.
    */
   private async transition(
     trx: Knex.Transaction,
     ids: number[],
     to: Exclude<RequestState, 'pending'>,
     options: { actorId: number | null; ip: string | null; event: string; failureReason?: string; now?: number },
-  ): Promise<ChangeRequest[]> {
+  ): Promise<number[]> {
     const now = options.now ?? this.deps.now();
     const moved: number[] = [];
-    // Writes sent without waiting for them (below). Each group runs its statements one after the
-    // other and stops at a failure (SQLite may have rolled the whole transaction back then, and
-    // what followed would run outside it); it answers the failure instead of rejecting.
-    const writes: Promise<{ failure: unknown } | undefined>[] = [];
-    let requests: ChangeRequest[];
-    let intents: MailIntent[];
-    try {
-      for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
-        // Nothing more is sent after a failed write (see above).
-        const earlier = await writes.at(-1);
-        if (earlier) throw earlier.failure;
-        const chunk = ids.slice(i, i + TRANSITION_CHUNK);
-        // Conditional on still being pending; RETURNING tells which requests this transaction moved.
-        const changed = (await trx('change_requests')
-          .whereRaw(`id IN ${idList(trx)}`, [JSON.stringify(chunk)])
-          .where('state', 'pending')
-          .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null }, ['id'])) as { id: number }[];
-        if (changed.length === 0) continue;
-        const changedIds = new Set(changed.map((row) => Number(row.id)));
-        const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
-        const pendingList = JSON.stringify(pendingIds);
-        // These touch nothing the mails are built from (loadMany reads no role flag, token or
-        // event): the database writes them while the mails are built.
-        const written = inOrder([
-          () => trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false }),
-          () => trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null }),
-          // One event per moved request, all alike but for the request: selected rather than sent row by row.
-          () =>
-            trx.raw(
-              `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
-               SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM change_requests WHERE id IN ${idList(trx)} ORDER BY id`,
-              [options.event, to, options.actorId, options.ip, now, pendingList],
-            ),
-        ]);
-        writes.push(written);
-        // node-postgres runs one query at a time per connection anyway, and deprecates queueing
-        // more: on PostgreSQL the reads below wait for these writes.
-        if (trx.client.config.client === 'pg') {
-          const failed = await written;
-          if (failed) throw failed.failure;
-        }
-        moved.push(...pendingIds);
-      }
-      ({ requests, intents } = await this.transitionMails(trx, moved, `request.${to}` as RequestMailKind, options.actorId));
-    } catch (error) {
-      // The caller rolls back: only once nothing of this transaction still runs on its connection.
-      // A write that failed comes first: what failed after it may have failed for its sake.
-      const failed = await firstFailure(writes);
-      throw failed ? failed.failure : error;
+    for (let i = 0; i < ids.length; i += TRANSITION_CHUNK) {
+      const chunk = ids.slice(i, i + TRANSITION_CHUNK);
+      // Conditional on still being pending; RETURNING tells which requests this transaction moved.
+      const changed = (await trx('change_requests')
+        .whereRaw(`id IN ${idList(trx)}`, [JSON.stringify(chunk)])
+        .where('state', 'pending')
+        .update({ state: to, decided_at: now, failure_reason: options.failureReason ?? null }, ['id'])) as { id: number }[];
+      if (changed.length === 0) continue;
+      const changedIds = new Set(changed.map((row) => Number(row.id)));
+      const pendingIds = [...new Set(chunk)].filter((id) => changedIds.has(id));
+      const pendingList = JSON.stringify(pendingIds);
+      await trx('request_roles').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).update({ active: false });
+      await trx('request_parties').whereRaw(`request_id IN ${idList(trx)}`, [pendingList]).whereNotNull('token_hash').update({ token_hash: null });
+      // One event per moved request, all alike but for the request: selected rather than sent row by row.
+      await trx.raw(
+        `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
+         SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM ${idRows(trx)} moved ORDER BY id`,
+        [options.event, to, options.actorId, options.ip, now, pendingList],
+      );
+      await this.deps.outbox.enqueueAboutRequests(trx, `request.${to}` as RequestMailKind, pendingIds, options.actorId);
+      moved.push(...pendingIds);
     }
-    const failed = await firstFailure(writes);
-    if (failed) throw failed.failure;
-    await this.deps.outbox.enqueue(trx, intents);
-    return requests;
+    return moved;
   }
 
-  /** The moved requests, read back, and a mail about them to everyone involved (and the actor). */
-  private async transitionMails(trx: Knex.Transaction, moved: number[], kind: RequestMailKind, actorId: number | null): Promise<{ requests: ChangeRequest[]; intents: MailIntent[] }> {
-    const actorIds = actorId === null ? [] : [actorId];
-    // The requester, the outgoing and the incoming account come with the requests (the parties
-    // are among them); the actor and anyone else are looked up.
-    const people = new Map<number, Account>();
-    const requests: ChangeRequest[] = [];
-    for (let i = 0; i < moved.length; i += TRANSITION_CHUNK) requests.push(...(await this.loadMany(trx, moved.slice(i, i + TRANSITION_CHUNK), people)));
-    const others = [...requests.flatMap((r) => r.parties.map((p) => p.accountId)), ...actorIds].filter((id) => !people.has(id));
-    if (others.length > 0) for (const [id, account] of await this.accountsById(trx, others)) people.set(id, account);
-    const actorHandle = actorId === null ? null : (people.get(actorId)?.handle ?? null);
-    const intents: MailIntent[] = [];
-    for (const request of requests) {
-      // Everyone involved, and the actor too (an administrator cancelling someone else's request).
-      for (const accountId of new Set([...involvedIds(request), ...actorIds])) {
-        intents.push(this.intent(kind, people.get(accountId) as Account, request, { actorHandle }));
-      }
-    }
-    return { requests, intents };
+  /** Moves one request (see transition) and answers it as it is now, or undefined if it was no longer pending. */
+  private async transitionOne(
+    trx: Knex.Transaction,
+    id: number,
+    to: Exclude<RequestState, 'pending'>,
+    options: { actorId: number | null; ip: string | null; event: string; failureReason?: string },
+  ): Promise<ChangeRequest | undefined> {
+    const [moved] = await this.transition(trx, [id], to, options);
+    return moved === undefined ? undefined : this.load(trx, moved);
   }
 
   // ---------------------------------------------------------------- resend, cancel
@@ -698,7 +653,7 @@ export class ChangeRequestService {
     const { request, actions } = await this.getForAccount(requestId, accountId);
     if (!actions.canCancel) throw new ValidationError({ form: { key: 'errors.request.cannotCancel' } });
     return this.deps.knex.transaction(async (trx) => {
-      const [cancelled] = await this.transition(trx, [request.id], 'cancelled', { actorId: accountId, ip: ctx.ip, event: 'cancelled' });
+      const cancelled = await this.transitionOne(trx, request.id, 'cancelled', { actorId: accountId, ip: ctx.ip, event: 'cancelled' });
       if (!cancelled) throw new ValidationError({ form: { key: 'errors.request.cannotCancel' } });
       return cancelled;
     });
@@ -814,52 +769,9 @@ export class ChangeRequestService {
     return {
       kind,
       recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale, timeZone: account.timeZone },
-      payload: {
-        requestId: request.id,
-        serviceName: request.serviceName,
-        serviceType: request.serviceType,
-        roles: request.roles,
-        fromHandle: request.from.handle,
-        toHandle: request.to.handle,
-        requesterHandle: request.requester.handle,
-        partyHandles: request.parties.map((p) => p.handle),
-        expiresAt: request.expiresAt,
-        recipientHandle: account.handle,
-        // Only when there is one: a sweep writes a few hundred thousand of these payloads, and
-        // their bytes are most of what the outbox INSERT costs.
-        ...(request.failureReason ? { failureReason: request.failureReason } : {}),
-        ...(extra.actorHandle ? { actorHandle: extra.actorHandle } : {}),
-        ...(extra.token ? { token: extra.token } : {}),
-      },
+      payload: requestMailPayload(requestMailFacts(request), account.handle, extra),
     };
   }
 }
-
-/**
- * Runs statements one after the other and stops at the first failure, which it answers instead of
- * rejecting: it may wait un-awaited while other work goes on without counting as unhandled.
- */
-async function inOrder(statements: (() => PromiseLike<unknown>)[]): Promise<{ failure: unknown } | undefined> {
-  for (const statement of statements) {
-    try {
-      await statement();
-    } catch (failure) {
-      return { failure };
-    }
-  }
-  return undefined;
-}
-
-/** Waits for every group of writes, then answers the first failure among them, if any. */
-async function firstFailure(writes: Promise<{ failure: unknown } | undefined>[]): Promise<{ failure: unknown } | undefined> {
-  return (await Promise.all(writes)).find((written) => written !== undefined);
-}
-
-/** Everyone a request concerns: requester, outgoing and incoming contact, and the parties. */
-export function involvedIds(request: ChangeRequest): number[] {
-  return [...new Set([request.requester.id, request.from.id, request.to.id, ...request.parties.map((p) => p.accountId)])];
-}
-
-
 
 export type { Service };

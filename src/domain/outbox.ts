@@ -1,7 +1,7 @@
 // The domain side of mail: what to tell whom, written to the outbox table inside the caller's
 // transaction. Rendering and sending belong to src/mail and the worker.
 import type { Knex } from 'knex';
-import type { Locale, Role } from './roles.js';
+import { LOCALES, type Locale, type Role } from './roles.js';
 import { hashToken } from './tokens.js';
 
 /** Mail about a change request; its payload is a RequestMailPayload. */
@@ -71,6 +71,44 @@ export type MailIntent =
   | { kind: RequestMailKind; recipient: MailRecipient; payload: RequestMailPayload }
   | { kind: AccountMailKind; recipient: MailRecipient; payload: EmailChangedMailPayload };
 
+/** What a request mail's payload is made of: the request as its mail shows it. */
+export interface RequestMailFacts {
+  id: number;
+  serviceName: string;
+  serviceType: string;
+  roles: Role[];
+  requesterHandle: string;
+  fromHandle: string;
+  toHandle: string;
+  /** The parties' handles, in the order the parties were recorded. */
+  partyHandles: string[];
+  expiresAt: number;
+  failureReason: string | null;
+}
+
+/**
+ * A request mail's payload, in this key order. Optional keys appear only when they have a value: a
+ * sweep writes a few hundred thousand of these payloads, and their bytes are most of what the
+ * outbox INSERT costs. enqueueAboutRequests writes the same text in SQL (a test compares them).
+ */
+export function requestMailPayload(request: RequestMailFacts, recipientHandle: string, extra: { actorHandle?: string | null; token?: string } = {}): RequestMailPayload {
+  return {
+    requestId: request.id,
+    serviceName: request.serviceName,
+    serviceType: request.serviceType,
+    roles: request.roles,
+    fromHandle: request.fromHandle,
+    toHandle: request.toHandle,
+    requesterHandle: request.requesterHandle,
+    partyHandles: request.partyHandles,
+    expiresAt: request.expiresAt,
+    recipientHandle,
+    ...(request.failureReason ? { failureReason: request.failureReason } : {}),
+    ...(extra.actorHandle ? { actorHandle: extra.actorHandle } : {}),
+    ...(extra.token ? { token: extra.token } : {}),
+  };
+}
+
 /** Mails per INSERT statement. */
 const INSERT_CHUNK = 1000;
 
@@ -94,6 +132,88 @@ function insertSql(trx: Knex.Transaction | Knex): string {
     : `INSERT INTO outbox (${COLUMNS})
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, 'pending', 0, CAST(? AS integer), CAST(? AS integer)
          FROM json_each(?)`;
+}
+
+/**
+ * The mails about requests that just closed, to everyone involved in each (requester, outgoing and
+ * incoming contact, the parties in the order they were recorded, then the actor, each once),
+ * written by the database from the requests themselves: for a sweep's hundred thousand requests,
+ * reading them back, building each mail's payload in JavaScript and sending it back as JSON took
+ * more than half of the sweep. Rows come in the order of the ids, then of the recipients, as
+ * Outbox.enqueue writes them.
+ *
+ * The payload is the text JSON.stringify makes of requestMailPayload (a test compares them): its
+ * keys in order, minified, without the optional keys that have no value. It is put together as
+ * text, each value quoted by the database's JSON quoting: the part every recipient of a request
+ * shares once per request, then each recipient's handle. json_build_object would write spaces
+ * between keys and values, and building a JSON value per mail cost about a third more.
+ *
+ * Every common table is MATERIALIZED (SQLite would otherwise compute one again at each use), and
+ * the parties are joined with CROSS JOIN, which makes SQLite go from the requests to their parties
+ * rather than through all parties.
+ *
+ * Parameters: the ids (a JSON array), the actor's id (or null), the kind, the time twice.
+ */
+function requestMailsSql(db: Knex.Transaction | Knex): string {
+  const pg = db.client.config.client === 'pg';
+  const quoted = (expression: string) => (pg ? `to_json(${expression})` : `json_quote(${expression})`);
+  // A key that only appears with a value (SQLite quotes NULL as null).
+  const optional = (key: string, expression: string) => `CASE WHEN ${expression} IS NULL THEN '' ELSE ',"${key}":' || ${quoted(expression)} END`;
+  const ids = pg
+    ? 'SELECT CAST(value AS integer) AS id, n FROM json_array_elements_text(CAST(? AS json)) WITH ORDINALITY AS e(value, n)'
+    : 'SELECT value AS id, key AS n FROM json_each(?)';
+  const roles = pg ? "to_json(string_to_array(r.roles, ','))" : `'["' || replace(r.roles, ',', '","') || '"]'`;
+  const handleList = pg ? 'to_json(array_agg(a_handle ORDER BY id))' : 'json_group_array(a_handle ORDER BY id)';
+  const noHandles = pg ? "CAST('[]' AS json)" : "'[]'";
+  const actorId = pg ? 'CAST(? AS integer)' : '?';
+  const time = pg ? 'CAST(? AS bigint)' : '?';
+  const person = (alias: string) => ['handle', 'email', 'name', 'locale', 'time_zone'].map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
+  const recipient = (alias: string) => ['handle', 'email', 'name', 'locale', 'time_zone'].map((column) => `${alias}_${column} AS ${column}`).join(', ');
+  // As toAccount reads it: a locale this version does not know is English.
+  const locale = `CASE WHEN locale IN (${LOCALES.map((known) => `'${known}'`).join(', ')}) THEN locale ELSE 'en' END`;
+  // Each recipient once, at its first place: the requester; the outgoing contact unless it asked;
+  // the incoming contact unless it is either; each party (one row per account and request) unless
+  // it is one of those three; the actor unless it is any of them. Every account comes with the
+  // request or party it was read for, so no account is looked up twice.
+  return `WITH moved AS MATERIALIZED (
+      SELECT e.n, r.id, r.requester_id, r.from_account_id, r.to_account_id, r.failure_reason, r.expires_at, ${person('q')}, ${person('f')}, ${person('t')},
+             '{"requestId":' || r.id || ',"serviceName":' || ${quoted('s.name')} || ',"serviceType":' || ${quoted('s.type')} || ',"roles":' || ${roles}
+               || ',"fromHandle":' || ${quoted('f.handle')} || ',"toHandle":' || ${quoted('t.handle')} || ',"requesterHandle":' || ${quoted('q.handle')} AS head
+        FROM (${ids}) e
+        JOIN change_requests r ON r.id = e.id
+        JOIN services s ON s.id = r.service_id
+        JOIN accounts q ON q.id = r.requester_id
+        JOIN accounts f ON f.id = r.from_account_id
+        JOIN accounts t ON t.id = r.to_account_id
+    ),
+    actor AS MATERIALIZED (SELECT id, ${person('x')} FROM accounts x WHERE id = ${actorId}),
+    parties AS MATERIALIZED (
+      SELECT m.n, m.id AS request_id, m.requester_id, m.from_account_id, m.to_account_id, p.id, p.account_id, ${person('a')}
+        FROM moved m CROSS JOIN request_parties p CROSS JOIN accounts a
+       WHERE p.request_id = m.id AND a.id = p.account_id
+    ),
+    requests AS MATERIALIZED (
+      SELECT m.*,
+             m.head || ',"partyHandles":' || COALESCE(h.list, ${noHandles}) || ',"expiresAt":' || m.expires_at || ',"recipientHandle":' AS before,
+             ${optional('failureReason', "NULLIF(m.failure_reason, '')")} || ${optional('actorHandle', '(SELECT x_handle FROM actor)')} || '}' AS after
+        FROM moved m LEFT JOIN (SELECT request_id, ${handleList} AS list FROM parties GROUP BY request_id) h ON h.request_id = m.id
+    ),
+    recipients AS (
+      SELECT n, id, before, after, 0 AS position, ${recipient('q')} FROM requests
+      UNION ALL SELECT n, id, before, after, 1, ${recipient('f')} FROM requests WHERE from_account_id <> requester_id
+      UNION ALL SELECT n, id, before, after, 2, ${recipient('t')} FROM requests WHERE to_account_id NOT IN (requester_id, from_account_id)
+      UNION ALL SELECT r.n, r.id, r.before, r.after, 3 + CAST(p.id AS bigint), ${recipient('a')}
+        FROM parties p JOIN requests r ON r.id = p.request_id
+       WHERE p.account_id NOT IN (p.requester_id, p.from_account_id, p.to_account_id)
+      UNION ALL SELECT r.n, r.id, r.before, r.after, CAST(4611686018427387904 AS bigint), ${recipient('x')}
+        FROM requests r CROSS JOIN actor x
+       WHERE x.id NOT IN (r.requester_id, r.from_account_id, r.to_account_id)
+         AND NOT EXISTS (SELECT 1 FROM parties p WHERE p.request_id = r.id AND p.account_id = x.id)
+    )
+    INSERT INTO outbox (${COLUMNS})
+    SELECT ?, id, email, name, ${locale}, time_zone, before || ${quoted('handle')} || after, 'pending', 0, ${time}, ${time}
+      FROM recipients
+     ORDER BY n, position`;
 }
 
 export class Outbox {
@@ -126,6 +246,16 @@ export class Outbox {
       writing.catch(() => undefined);
     }
     await writing;
+  }
+
+  /**
+   * Queues a mail of `kind` about each of the requests to everyone involved in it and to the actor
+   * (see requestMailsSql), in the caller's transaction; the requests are read as they are in it.
+   */
+  async enqueueAboutRequests(trx: Knex.Transaction | Knex, kind: RequestMailKind, requestIds: readonly number[], actorId: number | null): Promise<void> {
+    if (requestIds.length === 0) return;
+    const at = this.deps.now();
+    await trx.raw(requestMailsSql(trx), [JSON.stringify(requestIds), actorId, kind, at, at]);
   }
 }
 

@@ -15,6 +15,13 @@ export function idList(db: Db): string {
     : '(SELECT value FROM json_each(?))';
 }
 
+/** The ids of a JSON array as rows of one column, `id` (one parameter, as idList). */
+export function idRows(db: Db): string {
+  return db.client.config.client === 'pg'
+    ? '(SELECT CAST(value AS integer) AS id FROM json_array_elements_text(CAST(? AS json)))'
+    : '(SELECT value AS id FROM json_each(?))';
+}
+
 /** An aggregate turning the selected rows into one JSON array of arrays (optionally ordered), named `list`. */
 export function jsonArrayAgg(db: Db, columns: string[], orderBy?: string): string {
   const order = orderBy ? ` ORDER BY ${orderBy}` : '';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Account } from '../../src/domain/accounts.js';
-import type { ChangeRequest, DecisionOutcome } from '../../src/domain/change-requests.js';
+import { requestMailFacts, type ChangeRequest, type DecisionOutcome } from '../../src/domain/change-requests.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from '../../src/domain/errors.js';
-import type { MailIntent } from '../../src/domain/outbox.js';
+import { requestMailPayload } from '../../src/domain/outbox.js';
 import type { Role } from '../../src/domain/roles.js';
 import type { Service } from '../../src/domain/services.js';
 import { untilALockIsAwaited } from '../helpers/test-database.js';
@@ -454,15 +454,15 @@ describe('domain: change requests', () => {
       const mailsBefore = await f.mailSummary(request.id);
 
       const outbox = f.domain.outbox;
-      const original = outbox.enqueue.bind(outbox);
-      outbox.enqueue = async (trx, intents: MailIntent[]) => {
-        if (intents.some((intent) => intent.kind === 'request.done')) throw new Error('outbox unavailable');
-        return original(trx, intents);
+      const original = outbox.enqueueAboutRequests.bind(outbox);
+      outbox.enqueueAboutRequests = async (trx, kind, requestIds, actorId) => {
+        if (kind === 'request.done') throw new Error('outbox unavailable');
+        return original(trx, kind, requestIds, actorId);
       };
       try {
         await assert.rejects(decide(request, n), /outbox unavailable/);
       } finally {
-        outbox.enqueue = original;
+        outbox.enqueueAboutRequests = original;
       }
 
       assert.equal(await state(request), 'pending');
@@ -870,6 +870,84 @@ describe('domain: change requests', () => {
   });
 
   // ------------------------------------------------------------------ sweeps
+
+  describe('mail: what closing a request writes', () => {
+    /**
+     * The database writes these mails itself (Outbox.enqueueAboutRequests); they must be what the
+     * TypeScript payload builder would write: recipients in order (requester, outgoing, incoming,
+     * the parties as recorded, then the actor, each once), their columns, and the payload's text.
+     */
+    async function assertClosingMails(closed: ChangeRequest, kind: string, actor?: Account): Promise<void> {
+      const requestId = closed.id;
+      const { request } = await f.domain.requests.getForAccount(requestId, closed.requester.id);
+      const order = [...new Set([request.requester.id, request.from.id, request.to.id, ...request.parties.map((p) => p.accountId), ...(actor ? [actor.id] : [])])];
+      const rows = (await f.knex('outbox').where({ request_id: requestId, kind }).orderBy('id').select('recipient_address', 'recipient_name', 'locale', 'time_zone', 'payload')) as {
+        recipient_address: string;
+        recipient_name: string;
+        locale: string;
+        time_zone: string | null;
+        payload: string;
+      }[];
+      const expected = [];
+      for (const id of order) {
+        const account = (await f.domain.accounts.findById(id)) as Account;
+        expected.push({
+          recipient_address: account.email,
+          recipient_name: account.name,
+          locale: account.locale,
+          time_zone: account.timeZone,
+          payload: JSON.stringify(requestMailPayload(requestMailFacts(request), account.handle, { actorHandle: actor?.handle })),
+        });
+      }
+      assert.deepEqual(rows, expected, `${kind} mails of request ${requestId}`);
+    }
+
+    it('every closing writes each mail as the payload builder would, text for text, in the order of the recipients', async () => {
+      const { a, t, b, n, service } = await team();
+      // Characters JSON must escape, and some it must not, where a payload shows names.
+      await f.knex('services').where({ id: service.id }).update({ name: 'Say "hi" \\ café – 🎉 <b>&amp;' });
+      await f.knex('accounts').where({ id: n.id }).update({ name: 'N. "Quote" \\ Ünïcödé', time_zone: 'Europe/Paris', locale: 'pt' });
+      // A locale this version does not know is written as English, as toAccount reads it.
+      await f.knex('accounts').where({ id: t.id }).update({ locale: 'xx' });
+
+      // Expired: no actor, no failure reason. A party none of the three others are (no request has
+      // one today, but the rule mails the parties too), recorded after the other two.
+      const expired = await submitOne(a, service, { tech: n.handle });
+      const [outsider] = (await f.accounts(1)) as [Account];
+      await f.knex('request_parties').insert({ request_id: expired.id, account_id: outsider.id, token_hash: null, token_issued_at: f.clock.now() });
+      f.clock.advance(TTL);
+      assert.ok((await f.domain.requests.expireDue()) >= 1);
+      assert.equal(await state(expired), 'expired');
+      await assertClosingMails(expired, 'request.expired');
+      assert.equal((await f.mails(expired.id, 'request.expired')).at(-1)?.to, outsider.email, 'the outsider party is mailed last');
+
+      // Cancelled by the administrator, who did not ask: the actor is mailed last.
+      const cancelled = await submitOne(b, service, { billing: n.handle });
+      await f.domain.requests.cancel(cancelled.id, a.id, CTX);
+      await assertClosingMails(cancelled, 'request.cancelled', a);
+
+      // Refused by the incoming contact.
+      const refused = await submitOne(a, service, { tech: n.handle });
+      await decide(refused, n, 'refuse');
+      await assertClosingMails(refused, 'request.refused', n);
+
+      // Failed, with its reason: the contact changed before the last acceptance.
+      const failed = await submitOne(a, service, { tech: n.handle });
+      await decide(failed, a);
+      await f.knex('services').where({ id: service.id }).update({ tech_id: b.id });
+      assert.equal((await decide(failed, n)).outcome, 'failed');
+      await assertClosingMails(failed, 'request.failed', n);
+
+      // Done, with two roles in one request.
+      const [s] = (await f.accounts(1)) as [Account];
+      const shared = await f.service({ admin: a, tech: t, billing: t });
+      const done = await submitOne(a, shared, { tech: s.handle, billing: s.handle });
+      assert.deepEqual(done.roles, ['tech', 'billing']);
+      await decide(done, a);
+      assert.equal((await decide(done, s)).outcome, 'done');
+      await assertClosingMails(done, 'request.done', s);
+    });
+  });
 
   describe('expiry and reminders', () => {
     /** Makes the database refuse 'expired' events (of one request, or all) until the answered function runs. */
