@@ -670,6 +670,10 @@ export class ChangeRequestService {
   async expireDue(options: { batchSize?: number; serviceId?: number; concurrency?: number } = {}): Promise<number> {
     const batchSize = options.batchSize ?? 1000;
     const concurrency = Math.max(1, Math.floor(options.concurrency ?? (this.deps.knex.client.config.client === 'pg' ? 2 : 1)));
+    // The due requests of several rounds are read at once, and each connection takes the next
+    // batch as soon as it is done with one: when every batch of a round had to end before the
+    // next round was read, the faster connection waited for the slower one.
+    const readAhead = batchSize * concurrency * 4;
     let total = 0;
     for (;;) {
       const now = this.deps.now();
@@ -678,22 +682,30 @@ export class ChangeRequestService {
       const due = (await query
         // One order, so that a sweep and a submission expiring the same requests lock them alike.
         .orderBy(['expires_at', 'id'])
-        .limit(batchSize * concurrency)
+        .limit(readAhead)
         .select('id')) as { id: number }[];
       if (due.length === 0) return total;
       // Disjoint batches: they lock different requests, and what they write about them (roles,
       // tokens, events, mails) belongs to their own requests only. No trigger updates a row two
-      // of them share. If one fails, the others still commit; the next sweep takes up the rest.
+      // of them share. If one fails, no further batch is begun; the ones already running still
+      // commit, and the next sweep takes up the rest.
       const batches: number[][] = [];
       for (let i = 0; i < due.length; i += batchSize) batches.push(due.slice(i, i + batchSize).map((row) => row.id));
-      const moved = await Promise.allSettled(
-        batches.map((ids) => this.deps.knex.transaction((trx) => this.transition(trx, ids, 'expired', { actorId: null, ip: null, event: 'expired', now }))),
-      );
-      for (const result of moved) {
-        if (result.status === 'rejected') throw result.reason;
-        total += result.value.length;
-      }
-      if (due.length < batchSize * concurrency) return total;
+      let failure: { error: unknown } | undefined;
+      const connection = async () => {
+        for (let ids = batches.shift(); ids !== undefined && failure === undefined; ids = batches.shift()) {
+          try {
+            const batch = ids;
+            const moved = await this.deps.knex.transaction((trx) => this.transition(trx, batch, 'expired', { actorId: null, ip: null, event: 'expired', now }));
+            total += moved.length;
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, connection));
+      if (failure) throw failure.error;
+      if (due.length < readAhead) return total;
     }
   }
 

@@ -1020,7 +1020,7 @@ describe('domain: change requests', () => {
     it('expireDue runs two batches at once on PostgreSQL (one after the other on SQLite); a batch that fails leaves only its own requests pending', async () => {
       const { a, t, b, n } = await team();
       const services: Service[] = [];
-      for (let i = 0; i < 5; i++) services.push(await f.service({ admin: a, tech: t, billing: b }));
+      for (let i = 0; i < 4; i++) services.push(await f.service({ admin: a, tech: t, billing: b }));
       const requests: ChangeRequest[] = [];
       for (const service of services) {
         requests.push(await submitOne(a, service, { tech: n.handle }));
@@ -1028,7 +1028,7 @@ describe('domain: change requests', () => {
         f.clock.advance(60_000);
       }
       f.clock.advance(TTL);
-      const [r1, r2, r3, r4, r5] = requests as [ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest];
+      const [r1, r2, r3, r4] = requests as [ChangeRequest, ChangeRequest, ChangeRequest, ChangeRequest];
       const postgres = f.knex.client.config.client === 'pg';
       // The third request's event is refused: the second batch (the third and fourth requests) fails.
       const allowEvents = await refuseExpiredEvents(r3.id);
@@ -1054,18 +1054,40 @@ describe('domain: change requests', () => {
       assert.ok(firstEnd >= 0, 'the first batch ended');
       assert.equal(secondUpdate < firstEnd, postgres, postgres ? 'the batches ran at once' : 'the batches ran one after the other');
 
-      assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'pending', 'pending', 'pending']);
+      assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'pending', 'pending']);
       assert.deepEqual(await f.activeRoles((services[2] as Service).id), ['tech'], 'the failed batch still holds its roles');
       assert.deepEqual(await f.mailSummary(r3.id, 'request.expired'), []);
       assert.deepEqual(await f.mailSummary(r4.id, 'request.expired'), []);
 
       // The next sweep takes up the rest; nobody is mailed twice.
-      assert.equal(await f.domain.requests.expireDue({ batchSize: 2 }), 3);
-      for (const request of [r1, r2, r3, r4, r5]) {
+      assert.equal(await f.domain.requests.expireDue({ batchSize: 2 }), 2);
+      for (const request of [r1, r2, r3, r4]) {
         assert.equal(await state(request), 'expired');
         assert.deepEqual(await f.mailSummary(request.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
         assert.deepEqual((await f.events(request.id)).filter((event) => event.event === 'expired').length, 1);
       }
+    });
+
+    it('after a batch fails, expireDue begins no further batch; the next sweep takes up the rest', async () => {
+      const { a, t, b, n } = await team();
+      const requests: ChangeRequest[] = [];
+      for (let i = 0; i < 5; i++) {
+        requests.push(await submitOne(a, await f.service({ admin: a, tech: t, billing: b }), { tech: n.handle }));
+        // Their expiries, and so the sweep's order, follow the list.
+        f.clock.advance(60_000);
+      }
+      f.clock.advance(TTL);
+      // One batch at a time: the second (the third and fourth requests) fails, the third is not begun.
+      const allowEvents = await refuseExpiredEvents((requests[2] as ChangeRequest).id);
+      try {
+        await assert.rejects(f.domain.requests.expireDue({ batchSize: 2, concurrency: 1 }), /refused by the test/);
+      } finally {
+        await allowEvents();
+      }
+      assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'pending', 'pending', 'pending']);
+      assert.equal(await f.domain.requests.expireDue({ batchSize: 2, concurrency: 1 }), 3);
+      assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'expired', 'expired', 'expired']);
+      for (const request of requests) assert.deepEqual(await f.mailSummary(request.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
     });
 
     it('a request past its expiry no longer holds its role before the sweep: a new request expires it first', async () => {
