@@ -395,15 +395,15 @@ export class ChangeRequestService {
   /** "My requests": every request the account is involved in, pending first, then the newest. */
   async listForAccount(accountId: number, options: { state?: RequestState; page?: number }) {
     const { knex } = this.deps;
+    // One indexed lookup per way of being involved, united: written as one condition with OR and
+    // EXISTS, it made both databases read every request there is (400 ms for 200,000 of them).
+    const involved = `SELECT id FROM change_requests WHERE requester_id = ?
+      UNION SELECT id FROM change_requests WHERE from_account_id = ?
+      UNION SELECT id FROM change_requests WHERE to_account_id = ?
+      UNION SELECT request_id FROM request_parties WHERE account_id = ?
+      UNION SELECT c.id FROM services s JOIN change_requests c ON c.service_id = s.id WHERE s.admin_id = ?`;
     const scope = (builder: Knex.QueryBuilder) => {
-      builder.where((w) =>
-        w
-          .where('r.requester_id', accountId)
-          .orWhere('r.from_account_id', accountId)
-          .orWhere('r.to_account_id', accountId)
-          .orWhereExists((sub) => sub.select(knex.raw('1')).from('request_parties as p').whereRaw('p.request_id = r.id').where('p.account_id', accountId))
-          .orWhereExists((sub) => sub.select(knex.raw('1')).from('services as s').whereRaw('s.id = r.service_id').where('s.admin_id', accountId)),
-      );
+      builder.whereRaw(`r.id IN (${involved})`, [accountId, accountId, accountId, accountId, accountId]);
       if (options.state) builder.where('r.state', options.state);
       return builder;
     };
