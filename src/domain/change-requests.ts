@@ -287,7 +287,7 @@ export class ChangeRequestService {
    *
    * Each of the two queries answers one JSON array of tuples rather than one row object per
    * request or party: building row objects, column by column, in the database driver cost more
-   * than the queries themselves when a sweep loads thousands of requests.
+   * than the queries themselves when a sweep (the reminders' now) loads hundreds of requests.
    */
   private async loadMany(db: Db, ids: number[]): Promise<ChangeRequest[]> {
     if (ids.length === 0) return [];
@@ -411,14 +411,14 @@ export class ChangeRequestService {
     const total = Number(countRow?.n ?? 0);
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const page = Math.min(Math.max(1, options.page ?? 1), pageCount);
-    const idRows = (await scope(knex('change_requests as r'))
+    const pageIds = (await scope(knex('change_requests as r'))
       .select('r.id')
       .orderByRaw("CASE WHEN r.state = 'pending' THEN 0 ELSE 1 END")
       .orderBy('r.created_at', 'desc')
       .orderBy('r.id', 'desc')
       .limit(PAGE_SIZE)
       .offset((page - 1) * PAGE_SIZE)) as { id: number }[];
-    const requests = await this.loadMany(knex, idRows.map((row) => row.id));
+    const requests = await this.loadMany(knex, pageIds.map((row) => row.id));
     const serviceIds = [...new Set(requests.map((r) => r.serviceId))];
     const admins = (await knex('services').whereIn('id', serviceIds).select('id', 'admin_id')) as { id: number; admin_id: number }[];
     const adminIds = new Map(admins.map((row) => [row.id, row.admin_id]));

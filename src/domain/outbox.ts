@@ -109,7 +109,7 @@ export function requestMailPayload(request: RequestMailFacts, recipientHandle: s
   };
 }
 
-/** Mails per INSERT statement. */
+/** Mails per INSERT statement (enqueue), and requests per INSERT statement (enqueueAboutRequests). */
 const INSERT_CHUNK = 1000;
 
 const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, time_zone, payload, status, attempts, next_attempt_at, created_at';
@@ -118,11 +118,11 @@ const COLUMNS = 'kind, request_id, recipient_address, recipient_name, locale, ti
  * One INSERT per chunk whose rows arrive as a single JSON parameter (an array of
  * [kind, request_id, address, name, locale, time_zone, payload] tuples) that the database unpacks itself:
  * a multi-row INSERT with ten parameters per row spends most of its time on building, parsing
- * and binding those parameters when a sweep writes a few hundred thousand mails. Rows are
+ * and binding those parameters when a sweep writes tens of thousands of reminders. Rows are
  * inserted in the order of the intents (ids follow it): json_each walks the array in order, and
  * PostgreSQL is told to keep the elements' order. PostgreSQL reads the array as jsonb, parsed
  * once: each `->>` on a json value parses its element's text again, seven times per row, which
- * was an eighth of the server's work in the expiry sweep.
+ * was an eighth of the server's work in the expiry sweep when it still wrote its mails this way.
  */
 function insertSql(trx: Knex.Transaction | Knex): string {
   return trx.client.config.client === 'pg'
@@ -148,9 +148,14 @@ function insertSql(trx: Knex.Transaction | Knex): string {
  * shares once per request, then each recipient's handle. json_build_object would write spaces
  * between keys and values, and building a JSON value per mail cost about a third more.
  *
- * Every common table is MATERIALIZED (SQLite would otherwise compute one again at each use), and
- * the parties are joined with CROSS JOIN, which makes SQLite go from the requests to their parties
- * rather than through all parties.
+ * The recipients' columns are the account's, except two: a locale this version does not know is
+ * written as English, as toAccount reads it; the time zone is written as stored, where toAccount
+ * would read a zone this runtime no longer knows as none, which the renderer does when it reads
+ * the mail (an old alias is resolved there too).
+ *
+ * The common tables used more than once are MATERIALIZED (SQLite would otherwise compute one
+ * again at each use), and the parties are joined with CROSS JOIN, which makes SQLite go from the
+ * requests to their parties rather than through all parties.
  *
  * Parameters: the ids (a JSON array), the actor's id (or null), the kind, the time twice.
  */
@@ -253,9 +258,11 @@ export class Outbox {
    * (see requestMailsSql), in the caller's transaction; the requests are read as they are in it.
    */
   async enqueueAboutRequests(trx: Knex.Transaction | Knex, kind: RequestMailKind, requestIds: readonly number[], actorId: number | null): Promise<void> {
-    if (requestIds.length === 0) return;
     const at = this.deps.now();
-    await trx.raw(requestMailsSql(trx), [JSON.stringify(requestIds), actorId, kind, at, at]);
+    const sql = requestMailsSql(trx);
+    for (let i = 0; i < requestIds.length; i += INSERT_CHUNK) {
+      await trx.raw(sql, [JSON.stringify(requestIds.slice(i, i + INSERT_CHUNK)), actorId, kind, at, at]);
+    }
   }
 }
 

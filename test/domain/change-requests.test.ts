@@ -891,11 +891,13 @@ describe('domain: change requests', () => {
       const expected = [];
       for (const id of order) {
         const account = (await f.domain.accounts.findById(id)) as Account;
+        // The zone as stored: one this runtime does not know is read as none when the mail is rendered.
+        const stored = (await f.knex('accounts').where({ id }).first('time_zone')) as { time_zone: string | null };
         expected.push({
           recipient_address: account.email,
           recipient_name: account.name,
           locale: account.locale,
-          time_zone: account.timeZone,
+          time_zone: stored.time_zone,
           payload: JSON.stringify(requestMailPayload(requestMailFacts(request), account.handle, { actorHandle: actor?.handle })),
         });
       }
@@ -905,10 +907,10 @@ describe('domain: change requests', () => {
     it('every closing writes each mail as the payload builder would, text for text, in the order of the recipients', async () => {
       const { a, t, b, n, service } = await team();
       // Characters JSON must escape, and some it must not, where a payload shows names.
-      await f.knex('services').where({ id: service.id }).update({ name: 'Say "hi" \\ café – 🎉 <b>&amp;' });
+      await f.knex('services').where({ id: service.id }).update({ name: 'Say "hi" \\ café – 🎉 <b>&amp; /\t\n\u0001\u001f\u007f\u2028' });
       await f.knex('accounts').where({ id: n.id }).update({ name: 'N. "Quote" \\ Ünïcödé', time_zone: 'Europe/Paris', locale: 'pt' });
       // A locale this version does not know is written as English, as toAccount reads it.
-      await f.knex('accounts').where({ id: t.id }).update({ locale: 'xx' });
+      await f.knex('accounts').where({ id: t.id }).update({ locale: 'xx', time_zone: 'Atlantis/Capital' });
 
       // Expired: no actor, no failure reason. A party none of the three others are (no request has
       // one today, but the rule mails the parties too), recorded after the other two.
@@ -1000,7 +1002,7 @@ describe('domain: change requests', () => {
       const due = await submitOne(a, service, { tech: n.handle });
       const tokenN = await f.tokenOf(due.id, n);
       f.clock.advance(TTL);
-      // The event INSERT is one of the statements sent together with others (roles, tokens).
+      // The event INSERT comes after the request's, roles' and tokens' writes, which are undone with it.
       const allowEvents = await refuseExpiredEvents();
       try {
         await assert.rejects(f.domain.requests.expireDue(), /refused by the test/);
@@ -1088,6 +1090,32 @@ describe('domain: change requests', () => {
       assert.equal(await f.domain.requests.expireDue({ batchSize: 2, concurrency: 1 }), 3);
       assert.deepEqual(await Promise.all(requests.map(state)), ['expired', 'expired', 'expired', 'expired', 'expired']);
       for (const request of requests) assert.deepEqual(await f.mailSummary(request.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
+    });
+
+    it('expireDue reads the due requests again when it has swept all it read', async () => {
+      const { a, t, b, n } = await team();
+      const requests: ChangeRequest[] = [];
+      for (let i = 0; i < 6; i++) requests.push(await submitOne(a, await f.service({ admin: a, tech: t, billing: b }), { tech: n.handle }));
+      f.clock.advance(TTL);
+      // One request per batch, one batch at a time: four are read at once, then the other two.
+      const reads: string[] = [];
+      const onQuery = (query: { sql: string }) => {
+        if (/^select ["`]id["`] from ["`]change_requests["`]/i.test(query.sql.trim())) reads.push(query.sql);
+      };
+      f.knex.on('query', onQuery);
+      let expired: number;
+      try {
+        expired = await f.domain.requests.expireDue({ batchSize: 1, concurrency: 1 });
+      } finally {
+        f.knex.off('query', onQuery);
+      }
+      assert.ok(expired >= 6);
+      assert.ok(reads.length >= 2, `read ${reads.length} times`);
+      for (const request of requests) {
+        assert.equal(await state(request), 'expired');
+        assert.equal((await f.events(request.id)).filter((event) => event.event === 'expired').length, 1);
+        assert.deepEqual(await f.mailSummary(request.id, 'request.expired'), sortedLines(expectedMails('request.expired', a, n, t)));
+      }
     });
 
     it('a request past its expiry no longer holds its role before the sweep: a new request expires it first', async () => {
@@ -1244,7 +1272,7 @@ describe('domain: change requests', () => {
       assert.deepEqual(await zonesOf(request.id, 'request.confirm'), { [a.email]: null, [n.email]: 'Asia/Tokyo' });
       assert.deepEqual(await zonesOf(request.id, 'request.inform'), { [t.email]: 'UTC' });
 
-      // Transition mails read the accounts with the requests (loadMany's people): the zones come along.
+      // Closing mails are written by the database from the accounts: the zones come along.
       await decide(request, a);
       await f.domain.accounts.changeTimeZone(a.id, 'America/New_York', CTX);
       await decide(request, n);
