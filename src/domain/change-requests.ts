@@ -10,7 +10,7 @@ import { parseHandle } from './handles.js';
 import { requestMailPayload, type MailIntent, type Outbox, type RequestMailFacts, type RequestMailKind } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
 import { parseRowId } from './row-ids.js';
-import { idList, idRows, jsonArrayAgg, jsonTuples } from './sql-json.js';
+import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
 import type { Service, ServiceCatalog } from './services.js';
 import { hashToken, looksLikeToken, newToken } from './tokens.js';
 
@@ -586,7 +586,7 @@ export class ChangeRequestService {
       // One event per moved request, all alike but for the request: selected rather than sent row by row.
       await trx.raw(
         `INSERT INTO request_events (request_id, event, from_state, to_state, actor_id, ip, at)
-         SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM ${idRows(trx)} moved ORDER BY id`,
+         SELECT id, ?, 'pending', ?, CAST(? AS integer), ?, CAST(? AS bigint) FROM ${idList(trx)} moved ORDER BY id`,
         [options.event, to, options.actorId, options.ip, now, pendingList],
       );
       await this.deps.outbox.enqueueAboutRequests(trx, `request.${to}` as RequestMailKind, pendingIds, options.actorId);

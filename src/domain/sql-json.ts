@@ -6,17 +6,11 @@ import type { Knex } from 'knex';
 type Db = Knex | Knex.Transaction;
 
 /**
- * `IN <idList>` with one parameter, a JSON array of ids: a thousand ids as one value rather than
- * a thousand parameters to build, bind and parse.
+ * `IN <idList>`, or `FROM <idList> alias` as rows of one column, `id`, with one parameter, a JSON
+ * array of ids: a thousand ids as one value rather than a thousand parameters to build, bind and
+ * parse.
  */
 export function idList(db: Db): string {
-  return db.client.config.client === 'pg'
-    ? '(SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(? AS json)))'
-    : '(SELECT value FROM json_each(?))';
-}
-
-/** The ids of a JSON array as rows of one column, `id` (one parameter, as idList). */
-export function idRows(db: Db): string {
   return db.client.config.client === 'pg'
     ? '(SELECT CAST(value AS integer) AS id FROM json_array_elements_text(CAST(? AS json)))'
     : '(SELECT value AS id FROM json_each(?))';
