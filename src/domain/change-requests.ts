@@ -7,7 +7,7 @@ import { changeableRoles, isDecision, planRequests, touchesBilling, type Request
 import { isDeadlock, isUniqueViolation } from './db-errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError, type Message } from './errors.js';
 import { parseHandle } from './handles.js';
-import { requestMailPayload, type MailIntent, type Outbox, type RequestMailFacts, type RequestMailKind } from './outbox.js';
+import { requestMailPayload, type MailIntent, type Outbox, type RequestMailKind } from './outbox.js';
 import { ROLES, roleColumn, type Role } from './roles.js';
 import { parseRowId } from './row-ids.js';
 import { idList, jsonArrayAgg, jsonTuples } from './sql-json.js';
@@ -108,22 +108,6 @@ type RequestTuple = [
 ];
 const PARTY_TUPLE = ['p.request_id', 'p.account_id', 'p.decision', 'p.decided_at'];
 type PartyTuple = [requestId: number, accountId: number, decision: 'accept' | 'refuse' | null, decidedAt: number | null];
-
-/** What a mail about the request shows of it (see requestMailPayload). */
-export function requestMailFacts(request: ChangeRequest): RequestMailFacts {
-  return {
-    id: request.id,
-    serviceName: request.serviceName,
-    serviceType: request.serviceType,
-    roles: request.roles,
-    requesterHandle: request.requester.handle,
-    fromHandle: request.from.handle,
-    toHandle: request.to.handle,
-    partyHandles: request.parties.map((p) => p.handle),
-    expiresAt: request.expiresAt,
-    failureReason: request.failureReason,
-  };
-}
 
 function parseRoles(value: string): Role[] {
   return ROLES.filter((role) => value.split(',').includes(role));
@@ -781,7 +765,7 @@ export class ChangeRequestService {
     return {
       kind,
       recipient: { accountId: account.id, handle: account.handle, name: account.name, email: account.email, locale: account.locale, timeZone: account.timeZone },
-      payload: requestMailPayload(requestMailFacts(request), account.handle, extra),
+      payload: requestMailPayload(request, account.handle, extra),
     };
   }
 }

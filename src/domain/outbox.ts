@@ -1,6 +1,7 @@
 // The domain side of mail: what to tell whom, written to the outbox table inside the caller's
 // transaction. Rendering and sending belong to src/mail and the worker.
 import type { Knex } from 'knex';
+import type { ChangeRequest } from './change-requests.js';
 import { LOCALES, type Locale, type Role } from './roles.js';
 import { hashToken } from './tokens.js';
 
@@ -71,36 +72,21 @@ export type MailIntent =
   | { kind: RequestMailKind; recipient: MailRecipient; payload: RequestMailPayload }
   | { kind: AccountMailKind; recipient: MailRecipient; payload: EmailChangedMailPayload };
 
-/** What a request mail's payload is made of: the request as its mail shows it. */
-export interface RequestMailFacts {
-  id: number;
-  serviceName: string;
-  serviceType: string;
-  roles: Role[];
-  requesterHandle: string;
-  fromHandle: string;
-  toHandle: string;
-  /** The parties' handles, in the order the parties were recorded. */
-  partyHandles: string[];
-  expiresAt: number;
-  failureReason: string | null;
-}
-
 /**
- * A request mail's payload, in this key order. Optional keys appear only when they have a value: a
- * sweep writes a few hundred thousand of these payloads, and their bytes are most of what the
- * outbox INSERT costs. enqueueAboutRequests writes the same text in SQL (a test compares them).
+ * A request mail's payload, in this key order. Optional keys appear only when they have a value:
+ * the payload's bytes are most of what writing a mail costs. enqueueAboutRequests writes the same
+ * text in SQL (a test compares them).
  */
-export function requestMailPayload(request: RequestMailFacts, recipientHandle: string, extra: { actorHandle?: string | null; token?: string } = {}): RequestMailPayload {
+export function requestMailPayload(request: ChangeRequest, recipientHandle: string, extra: { actorHandle?: string | null; token?: string } = {}): RequestMailPayload {
   return {
     requestId: request.id,
     serviceName: request.serviceName,
     serviceType: request.serviceType,
     roles: request.roles,
-    fromHandle: request.fromHandle,
-    toHandle: request.toHandle,
-    requesterHandle: request.requesterHandle,
-    partyHandles: request.partyHandles,
+    fromHandle: request.from.handle,
+    toHandle: request.to.handle,
+    requesterHandle: request.requester.handle,
+    partyHandles: request.parties.map((p) => p.handle),
     expiresAt: request.expiresAt,
     recipientHandle,
     ...(request.failureReason ? { failureReason: request.failureReason } : {}),
@@ -172,8 +158,10 @@ function requestMailsSql(db: Knex.Transaction | Knex): string {
   const noHandles = pg ? "CAST('[]' AS json)" : "'[]'";
   const actorId = pg ? 'CAST(? AS integer)' : '?';
   const time = pg ? 'CAST(? AS bigint)' : '?';
-  const person = (alias: string) => ['handle', 'email', 'name', 'locale', 'time_zone'].map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
-  const recipient = (alias: string) => ['handle', 'email', 'name', 'locale', 'time_zone'].map((column) => `${alias}_${column} AS ${column}`).join(', ');
+  // An account's columns a mail needs, read as <alias>_<column>, then given as one recipient's.
+  const accountColumns = ['handle', 'email', 'name', 'locale', 'time_zone'];
+  const person = (alias: string) => accountColumns.map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
+  const recipient = (alias: string) => accountColumns.map((column) => `${alias}_${column} AS ${column}`).join(', ');
   // As toAccount reads it: a locale this version does not know is English.
   const locale = `CASE WHEN locale IN (${LOCALES.map((known) => `'${known}'`).join(', ')}) THEN locale ELSE 'en' END`;
   // Each recipient once, at its first place: the requester; the outgoing contact unless it asked;

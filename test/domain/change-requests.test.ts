@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Account } from '../../src/domain/accounts.js';
-import { requestMailFacts, type ChangeRequest, type DecisionOutcome } from '../../src/domain/change-requests.js';
+import type { ChangeRequest, DecisionOutcome } from '../../src/domain/change-requests.js';
 import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from '../../src/domain/errors.js';
 import { requestMailPayload } from '../../src/domain/outbox.js';
 import type { Role } from '../../src/domain/roles.js';
@@ -898,7 +898,7 @@ describe('domain: change requests', () => {
           recipient_name: account.name,
           locale: account.locale,
           time_zone: stored.time_zone,
-          payload: JSON.stringify(requestMailPayload(requestMailFacts(request), account.handle, { actorHandle: actor?.handle })),
+          payload: JSON.stringify(requestMailPayload(request, account.handle, { actorHandle: actor?.handle })),
         });
       }
       assert.deepEqual(rows, expected, `${kind} mails of request ${requestId}`);
